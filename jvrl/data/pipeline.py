@@ -1,0 +1,143 @@
+"""tf.data pipelines: parsed examples -> batches of numpy arrays for one process.
+
+Training: source -> repeat -> shuffle -> per-example seed -> objective's
+preprocess (sampling, decoding, augmentation) -> batch -> prefetch.
+Evaluation (shared by every objective): source -> evenly spaced clips x
+spatial crops per video -> batch, padded to a full batch with a `mask` so that
+no video is ever dropped.
+
+Randomness is stateless: example number `i` of process `p` is preprocessed
+with seed (config.seed, i * process_count + p), so a run is reproducible for a
+fixed seed and file order, whatever tf.data's parallelism.
+"""
+from typing import Any, Iterator, Mapping
+
+import ml_collections
+import numpy as np
+
+from jvrl.data import augment
+from jvrl.data import decode
+from jvrl.data import sampling
+from jvrl.data import sources
+from jvrl.data.tf_setup import tf
+from jvrl.objectives import base
+
+
+def _parallel_calls(data_config: ml_collections.ConfigDict) -> int:
+  calls = data_config.get("num_parallel_calls", -1)
+  return tf.data.AUTOTUNE if calls is None or calls < 0 else calls
+
+
+def make_train_dataset(
+    config: ml_collections.ConfigDict,
+    preprocess: base.TrainPreprocessFn,
+    local_batch_size: int,
+    *,
+    process_index: int = 0,
+    process_count: int = 1,
+    start_example: int = 0,
+) -> tf.data.Dataset:
+  """Endless dataset of this process's training batches (dicts of tensors).
+
+  Args:
+    config: the experiment config (uses `config.data` and `config.seed`).
+    preprocess: the objective's `preprocess_train`.
+    local_batch_size: examples per batch on this process (global batch /
+      process count).
+    process_index, process_count: this process's place among the hosts.
+    start_example: number of this process's examples already consumed (a
+      resumed run passes step * local_batch_size); they are skipped before any
+      decoding, and every later example keeps its original seed, so a resumed
+      run sees exactly the batches an uninterrupted one would.
+  """
+  examples = sources.make_example_dataset(
+      config.data, "train", shuffle_files=True, seed=config.seed,
+      process_index=process_index, process_count=process_count)
+  examples = examples.repeat()
+  if config.data.shuffle_buffer > 1:
+    examples = examples.shuffle(config.data.shuffle_buffer, seed=config.seed)
+  seed_offset = tf.constant(process_index, tf.int64)
+
+  def with_seed(index, example):
+    seed = tf.stack([tf.constant(config.seed, tf.int64),
+                     index * process_count + seed_offset])
+    return preprocess(example, seed)
+
+  dataset = examples.enumerate().skip(start_example).map(
+      with_seed, num_parallel_calls=_parallel_calls(config.data), deterministic=True)
+  dataset = dataset.batch(local_batch_size, drop_remainder=True)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_eval_views_fn(config: ml_collections.ConfigDict):
+  """Returns the per-video test-view function shared by every objective.
+
+  Each video gives `num_clips` evenly spaced clips x `num_crops` spatial crops
+  after resizing the short side: uint8 [V, T, S, S, 3] with
+  V = num_clips * num_crops, plus its label.
+  """
+  clip_length = config.data.clip_length
+  stride = config.data.frame_stride
+  num_clips = config.eval.num_clips
+  num_crops = config.eval.num_crops
+  crop_size = config.eval.crop_size
+  resize_to = config.eval.resize_short_side
+
+  def views(example: Mapping[str, Any]) -> dict:
+    num_frames = example["num_frames"]
+    starts = sampling.evenly_spaced_clip_starts(num_frames, clip_length, stride, num_clips)
+    indices = tf.reshape(
+        tf.map_fn(lambda s: sampling.clip_frame_indices(s, clip_length, stride, num_frames),
+                  starts), [-1])
+    frames = decode.resize_short_side(decode.decode_frames(example["frames"], indices), resize_to)
+    # Crops are taken once over all clips' frames: the same window for each clip.
+    crops = augment.spatial_crops(frames / 255.0, crop_size, num_crops)
+    crops = tf.reshape(crops, [num_crops, num_clips, clip_length, crop_size, crop_size, 3])
+    crops = tf.reshape(tf.transpose(crops, [1, 0, 2, 3, 4, 5]),
+                       [num_clips * num_crops, clip_length, crop_size, crop_size, 3])
+    return {
+        "video": tf.cast(tf.round(tf.clip_by_value(crops, 0.0, 1.0) * 255.0), tf.uint8),
+        "label": tf.cast(example["label"], tf.int32),
+    }
+
+  return views
+
+
+def make_eval_dataset(
+    config: ml_collections.ConfigDict,
+    split: str,
+    local_batch_size: int,
+    *,
+    process_index: int = 0,
+    process_count: int = 1,
+) -> tf.data.Dataset:
+  """One pass over `split` in full batches; `mask` is False on padding rows."""
+  examples = sources.make_example_dataset(
+      config.data, split, shuffle_files=False, seed=config.seed,
+      process_index=process_index, process_count=process_count)
+  views = make_eval_views_fn(config)
+
+  def with_mask(example):
+    out = views(example)
+    out["mask"] = tf.constant(True)
+    return out
+
+  dataset = examples.map(with_mask, num_parallel_calls=_parallel_calls(config.data),
+                         deterministic=True)
+  dataset = dataset.batch(local_batch_size)
+  return dataset.map(lambda b: pad_batch(b, local_batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
+def pad_batch(batch: Mapping[str, tf.Tensor], batch_size: int) -> dict:
+  """Zero-pads every tensor of a (possibly short) batch to `batch_size` rows."""
+  def pad(x):
+    missing = batch_size - tf.shape(x)[0]
+    paddings = tf.concat([[[0, missing]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], axis=0)
+    padded = tf.pad(x, paddings)
+    return tf.ensure_shape(padded, [batch_size] + x.shape[1:].as_list())
+  return {k: pad(v) for k, v in batch.items()}
+
+
+def as_numpy_batches(dataset: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
+  """Iterates a tf.data dataset as dicts of numpy arrays (no copies)."""
+  return dataset.as_numpy_iterator()

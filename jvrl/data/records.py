@@ -1,0 +1,325 @@
+"""Video records in the DeepMind Video Reader convention (REFERENCE §5).
+
+One `tf.train.SequenceExample` per video:
+
+  feature_lists
+    'image/encoded'            one JPEG-encoded frame per entry (bytes_list
+                               with one value). The parser also accepts all
+                               frames packed into one entry.
+    'WAVEFORM/feature/floats'  mono audio samples in [-1, 1]. jvrl writes ONE
+                               entry holding every sample (float_list); the
+                               parser also accepts several entries (e.g. one
+                               per video frame) and concatenates them in order.
+  context
+    'clip/label/index'         int64 class index (first value used).
+    'clip/label/text'          bytes, class name.
+    'caption/string'           bytes_list, one or more captions.
+    'video/filename'           bytes, the source video's name.
+    'clip/start/timestamp'     int64 microseconds (optional).
+    'clip/end/timestamp'       int64 microseconds (optional).
+    'video/fps'                float frames per second (optional).
+    'WAVEFORM/sample_rate'     int64 audio samples per second (optional).
+
+`parse_sequence_example` turns one serialized record into jvrl's
+parsed-example contract (see its docstring); every field is optional in the
+record and parses to a documented default, so records written by other tools
+work too.
+"""
+import os
+import uuid
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from jvrl.data.tf_setup import tf
+
+FRAMES_KEY = "image/encoded"
+WAVEFORM_KEY = "WAVEFORM/feature/floats"
+LABEL_INDEX_KEY = "clip/label/index"
+LABEL_TEXT_KEY = "clip/label/text"
+CAPTION_KEY = "caption/string"
+FILENAME_KEY = "video/filename"
+START_TIMESTAMP_KEY = "clip/start/timestamp"
+END_TIMESTAMP_KEY = "clip/end/timestamp"
+FPS_KEY = "video/fps"
+SAMPLE_RATE_KEY = "WAVEFORM/sample_rate"
+
+RECORD_SUFFIX = ".tfrecord"
+_INCOMPLETE_SUFFIX = ".incomplete"
+
+Example = Union[tf.train.SequenceExample, bytes]
+
+
+@tf.function(reduce_retracing=True)
+def _encode_jpeg_batch(frames: tf.Tensor, quality: int) -> tf.Tensor:
+  return tf.map_fn(lambda frame: tf.io.encode_jpeg(frame, quality=quality), frames,
+                   fn_output_signature=tf.string)
+
+
+def encode_jpeg_frames(frames: np.ndarray, quality: int = 90) -> list[bytes]:
+  """JPEG-encodes every frame of a video.
+
+  Args:
+    frames: uint8 [T, H, W, 3] RGB frames.
+    quality: JPEG quality in [1, 100].
+
+  Returns:
+    T byte strings, one JPEG per frame, in order.
+  """
+  frames = np.asarray(frames)
+  if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+    raise ValueError(
+        f"frames must be uint8 [T, H, W, 3], got {frames.dtype} {frames.shape}.")
+  if not 1 <= quality <= 100:
+    raise ValueError(f"quality must be in [1, 100], got {quality}.")
+  if frames.shape[0] == 0:
+    return []
+  return list(_encode_jpeg_batch(tf.constant(frames), int(quality)).numpy())
+
+
+def _bytes_feature(values: Sequence[bytes]) -> tf.train.Feature:
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
+
+
+def _int64_feature(value: int) -> tf.train.Feature:
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def _to_bytes(text: Union[str, bytes]) -> bytes:
+  return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+def make_sequence_example(
+    *,
+    jpeg_frames: Sequence[bytes],
+    label: int = -1,
+    label_text: Union[str, bytes] = "",
+    captions: Sequence[Union[str, bytes]] = (),
+    waveform: Optional[np.ndarray] = None,
+    filename: Union[str, bytes] = "",
+    fps: Optional[float] = None,
+    sample_rate: Optional[int] = None,
+    start_us: Optional[int] = None,
+    end_us: Optional[int] = None,
+) -> tf.train.SequenceExample:
+  """Builds the SequenceExample of one video (layout in the module docstring).
+
+  Args:
+    jpeg_frames: one JPEG byte string per frame (see `encode_jpeg_frames`).
+    label: class index, -1 for unlabelled (then no label index is stored).
+    label_text: class name ('' = not stored).
+    captions: zero or more captions.
+    waveform: optional mono audio, float [S] (typically in [-1, 1]); stored as
+      one feature-list entry holding all S samples.
+    filename: the source video's name ('' = not stored).
+    fps: optional frame rate (> 0).
+    sample_rate: optional audio sample rate in Hz (> 0).
+    start_us, end_us: optional clip start/end timestamps in microseconds.
+
+  Returns:
+    The `tf.train.SequenceExample`.
+  """
+  if isinstance(jpeg_frames, (bytes, str)):
+    raise ValueError("jpeg_frames must be a sequence of JPEG byte strings, one per frame.")
+  if isinstance(captions, (bytes, str)):
+    raise ValueError("captions must be a sequence of strings, not a single string.")
+  if fps is not None and not fps > 0:
+    raise ValueError(f"fps must be > 0, got {fps}.")
+  if sample_rate is not None and not sample_rate > 0:
+    raise ValueError(f"sample_rate must be > 0, got {sample_rate}.")
+
+  example = tf.train.SequenceExample()
+  context = example.context.feature
+  if label >= 0:
+    context[LABEL_INDEX_KEY].CopyFrom(_int64_feature(label))
+  if label_text:
+    context[LABEL_TEXT_KEY].CopyFrom(_bytes_feature([_to_bytes(label_text)]))
+  if captions:
+    context[CAPTION_KEY].CopyFrom(_bytes_feature([_to_bytes(c) for c in captions]))
+  if filename:
+    context[FILENAME_KEY].CopyFrom(_bytes_feature([_to_bytes(filename)]))
+  if start_us is not None:
+    context[START_TIMESTAMP_KEY].CopyFrom(_int64_feature(start_us))
+  if end_us is not None:
+    context[END_TIMESTAMP_KEY].CopyFrom(_int64_feature(end_us))
+  if fps is not None:
+    context[FPS_KEY].float_list.value.append(float(fps))
+  if sample_rate is not None:
+    context[SAMPLE_RATE_KEY].CopyFrom(_int64_feature(sample_rate))
+
+  frame_list = example.feature_lists.feature_list[FRAMES_KEY]
+  for jpeg in jpeg_frames:
+    frame_list.feature.add().bytes_list.value.append(jpeg)
+
+  if waveform is not None:
+    samples = np.asarray(waveform, dtype=np.float32)
+    if samples.ndim != 1:
+      raise ValueError(f"waveform must be mono, shape [S], got shape {samples.shape}.")
+    entry = example.feature_lists.feature_list[WAVEFORM_KEY].feature.add()
+    entry.float_list.value.extend(samples.tolist())
+  return example
+
+
+def _serialize(example: Example) -> bytes:
+  if isinstance(example, bytes):
+    return example
+  if isinstance(example, tf.train.SequenceExample):
+    return example.SerializeToString()
+  raise ValueError(
+      f"examples must be tf.train.SequenceExample or serialized bytes, got {type(example)}.")
+
+
+def shard_path(output_dir: str, prefix: str, index: int, num_shards: int) -> str:
+  """Path of shard `index` of `num_shards`: `{prefix}-{i:05d}-of-{n:05d}.tfrecord`."""
+  return os.path.join(output_dir, f"{prefix}-{index:05d}-of-{num_shards:05d}{RECORD_SUFFIX}")
+
+
+def shard_glob(output_dir: str, prefix: str) -> str:
+  """Glob matching every complete shard written with `prefix` in `output_dir`."""
+  return os.path.join(output_dir, f"{prefix}-*-of-*{RECORD_SUFFIX}")
+
+
+class RecordWriter:
+  """Writes examples round-robin into `num_shards` TFRecord shards, atomically.
+
+  Example `i` goes to shard `i % num_shards`, so reading the shards
+  interleaved (cycle_length = num_shards, block_length = 1) gives back the
+  write order. Shards are written under temporary names
+  (`<final name>.incomplete`, which no shard glob matches) and renamed to
+  their final names only by `close()`, so a half-written set never looks
+  complete. Use as a context manager: leaving the block with an exception
+  deletes the temporary files.
+  """
+
+  def __init__(self, output_dir: str, num_shards: int, prefix: str):
+    """Opens `num_shards` temporary shard files in `output_dir` (created if needed)."""
+    if num_shards < 1:
+      raise ValueError(f"num_shards must be >= 1, got {num_shards}.")
+    if not prefix or "/" in prefix:
+      raise ValueError(f"prefix must be a non-empty file-name prefix, got {prefix!r}.")
+    tf.io.gfile.makedirs(output_dir)
+    self.paths = [shard_path(output_dir, prefix, i, num_shards) for i in range(num_shards)]
+    token = uuid.uuid4().hex[:8]
+    self._temp_paths = [f"{p}.{token}{_INCOMPLETE_SUFFIX}" for p in self.paths]
+    self._writers = [tf.io.TFRecordWriter(p) for p in self._temp_paths]
+    self._num_written = 0
+
+  @property
+  def num_written(self) -> int:
+    """Number of examples written so far."""
+    return self._num_written
+
+  def write(self, example: Example) -> None:
+    """Appends one example (SequenceExample or serialized bytes) to the next shard."""
+    if self._writers is None:
+      raise ValueError("write() called on a closed RecordWriter.")
+    writer = self._writers[self._num_written % len(self._writers)]
+    writer.write(_serialize(example))
+    self._num_written += 1
+
+  def close(self) -> list[str]:
+    """Flushes every shard and renames it to its final name; returns the paths."""
+    if self._writers is None:
+      return self.paths
+    for writer in self._writers:
+      writer.close()
+    self._writers = None
+    for temp_path, path in zip(self._temp_paths, self.paths):
+      tf.io.gfile.rename(temp_path, path, overwrite=True)
+    return self.paths
+
+  def abort(self) -> None:
+    """Closes and deletes the temporary shards; no final file is created."""
+    if self._writers is not None:
+      for writer in self._writers:
+        writer.close()
+      self._writers = None
+    for temp_path in self._temp_paths:
+      if tf.io.gfile.exists(temp_path):
+        tf.io.gfile.remove(temp_path)
+
+  def __enter__(self) -> "RecordWriter":
+    return self
+
+  def __exit__(self, exc_type, exc_value, traceback) -> None:
+    if exc_type is None:
+      self.close()
+    else:
+      self.abort()
+
+
+def write_sharded_records(
+    examples: Iterable[Example], output_dir: str, num_shards: int, prefix: str) -> list[str]:
+  """Writes `examples` round-robin into `num_shards` shards (see `RecordWriter`).
+
+  Args:
+    examples: SequenceExamples or their serialized bytes.
+    output_dir: directory of the shards (created if needed).
+    num_shards: number of shard files (>= 1; shards may be empty).
+    prefix: file-name prefix, e.g. 'train'.
+
+  Returns:
+    The shard paths, `{output_dir}/{prefix}-{i:05d}-of-{n:05d}.tfrecord`.
+  """
+  with RecordWriter(output_dir, num_shards, prefix) as writer:
+    for example in examples:
+      writer.write(example)
+  return writer.paths
+
+
+def _first_or_default(values: tf.Tensor, default) -> tf.Tensor:
+  """First element of a 1-D tensor, or `default` when it is empty."""
+  return tf.cond(tf.size(values) > 0, lambda: values[0],
+                 lambda: tf.constant(default, values.dtype))
+
+
+_CONTEXT_FEATURES = {
+    LABEL_INDEX_KEY: tf.io.RaggedFeature(tf.int64),
+    LABEL_TEXT_KEY: tf.io.RaggedFeature(tf.string),
+    CAPTION_KEY: tf.io.RaggedFeature(tf.string),
+    FILENAME_KEY: tf.io.RaggedFeature(tf.string),
+}
+_SEQUENCE_FEATURES = {
+    FRAMES_KEY: tf.io.RaggedFeature(tf.string),
+    WAVEFORM_KEY: tf.io.RaggedFeature(tf.float32),
+}
+
+
+def _flat_values(value) -> tf.Tensor:
+  if isinstance(value, tf.RaggedTensor):
+    return value.flat_values
+  return tf.reshape(value, [-1])
+
+
+def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+  """Parses one serialized video record into jvrl's parsed-example contract.
+
+  A graph function, usable in `tf.data.Dataset.map`. Returns:
+
+    'frames':      tf.string [L]    JPEG bytes, one per frame (not decoded).
+    'num_frames':  tf.int32 []      L.
+    'label':       tf.int32 []      first 'clip/label/index', -1 when absent.
+    'label_text':  tf.string []     first 'clip/label/text', '' when absent.
+    'captions':    tf.string [C]    every 'caption/string' (C may be 0).
+    'waveform':    tf.float32 [S]   all waveform entries concatenated (S may
+                                    be 0 when the record has no audio).
+    'filename':    tf.string []     'video/filename', '' when absent.
+
+  Frames stored one per entry and frames packed into one entry both give [L].
+
+  Args:
+    serialized: tf.string scalar, a serialized `tf.train.SequenceExample`.
+  """
+  context, sequences = tf.io.parse_single_sequence_example(
+      serialized, context_features=_CONTEXT_FEATURES,
+      sequence_features=_SEQUENCE_FEATURES)
+  frames = _flat_values(sequences[FRAMES_KEY])
+  return {
+      "frames": frames,
+      "num_frames": tf.shape(frames, out_type=tf.int32)[0],
+      "label": tf.cast(_first_or_default(_flat_values(context[LABEL_INDEX_KEY]), -1), tf.int32),
+      "label_text": _first_or_default(_flat_values(context[LABEL_TEXT_KEY]), ""),
+      "captions": _flat_values(context[CAPTION_KEY]),
+      "waveform": _flat_values(sequences[WAVEFORM_KEY]),
+      "filename": _first_or_default(_flat_values(context[FILENAME_KEY]), ""),
+  }

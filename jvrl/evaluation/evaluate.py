@@ -1,0 +1,135 @@
+"""Evaluation of a frozen video encoder, shared by every objective.
+
+Features of the eval-train and eval-test splits (multi-clip x multi-crop views
+averaged) feed a linear probe, a weighted kNN classifier and nearest-neighbour
+retrieval (test queries the train split). The same is done for a randomly
+initialised encoder, so the results show what pretraining bought. Results go
+to WORKDIR/eval/results.json, TensorBoard (WORKDIR/tensorboard/eval) and a
+table on the console.
+"""
+import json
+import os
+import time
+from typing import Mapping
+
+import flax.linen as nn
+import jax
+import ml_collections
+import numpy as np
+
+from jvrl import models
+from jvrl.data import pipeline
+from jvrl.evaluation import features as features_lib
+from jvrl.evaluation import knn
+from jvrl.evaluation import linear_probe
+from jvrl.evaluation import retrieval
+from jvrl.train import sharding
+from jvrl.train.metrics_writer import MetricsWriter, log_info
+
+HEADLINE_METRICS = ("linear_probe_top1", "knn_top1")
+RANDOM_INIT_PREFIX = "random_init_"
+
+
+def metrics_from_features(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+    eval_config: ml_collections.ConfigDict, seed: int = 0,
+) -> dict[str, float]:
+  """Linear probe top-1, kNN top-1 and retrieval recall@k on given features."""
+  num_classes = int(max(train_y.max(), test_y.max())) + 1
+  probe = eval_config.linear_probe
+  results = {
+      "linear_probe_top1": linear_probe.linear_probe_top1(
+          train_x, train_y, test_x, test_y, num_classes, steps=probe.steps,
+          learning_rate=probe.learning_rate, weight_decay=probe.weight_decay, seed=seed),
+      "knn_top1": knn.knn_top1(
+          train_x, train_y, test_x, test_y, num_classes,
+          k=eval_config.knn.k, temperature=eval_config.knn.temperature),
+  }
+  recalls = retrieval.retrieval_recall_at_k(
+      test_x, test_y, train_x, train_y, ks=tuple(eval_config.retrieval_ks))
+  results.update({f"retrieval_{name}": value for name, value in recalls.items()})
+  return {name: float(value) for name, value in results.items()}
+
+
+def evaluate_encoder(
+    config: ml_collections.ConfigDict, encoder: nn.Module, variables: Mapping,
+    mesh, *, prefix: str = "",
+) -> dict[str, float]:
+  """Extracts eval-train/eval-test features with `encoder` and scores them."""
+  batch_size = config.eval.batch_size
+  if batch_size % mesh.shape["data"]:
+    raise ValueError(
+        f"config.eval.batch_size={batch_size} must be a multiple of the "
+        f"{mesh.shape['data']} devices on the 'data' mesh axis.")
+  encode = features_lib.make_encode_views_fn(encoder, mesh, config.eval.feature_pooling)
+  split_features = {}
+  for split in ("eval_train", "eval_test"):
+    start = time.perf_counter()
+    dataset = pipeline.make_eval_dataset(config, split, batch_size)
+    split_features[split] = features_lib.extract_features(
+        encode, variables, dataset.as_numpy_iterator(), mesh)
+    log_info("%sfeatures of %s: %d videos x %d dims in %.1f s.", prefix or "pretrained ",
+             split, *split_features[split][0].shape, time.perf_counter() - start)
+  (train_x, train_y), (test_x, test_y) = split_features["eval_train"], split_features["eval_test"]
+  results = metrics_from_features(train_x, train_y, test_x, test_y, config.eval, config.seed)
+  return {prefix + name: value for name, value in results.items()}
+
+
+def random_init_variables(config: ml_collections.ConfigDict, encoder: nn.Module) -> dict:
+  """Freshly initialised encoder variables (seed distinct from training's)."""
+  shape = (1, config.data.clip_length, config.eval.crop_size, config.eval.crop_size, 3)
+  return jax.jit(lambda rng: encoder.init(rng, np.zeros(shape, np.float32), train=False))(
+      jax.random.key(config.seed + 12345))
+
+
+def format_results_table(results: Mapping[str, float]) -> str:
+  """A small console table: metric | pretrained | random init | difference."""
+  names = [n for n in results if not n.startswith(RANDOM_INIT_PREFIX) and n != "step"]
+  lines = [f"{'metric':<24}{'pretrained':>12}{'random init':>13}{'gain':>9}"]
+  for name in names:
+    value = results[name]
+    baseline = results.get(RANDOM_INIT_PREFIX + name)
+    base_text = f"{baseline:>13.4f}" if baseline is not None else f"{'-':>13}"
+    gain_text = f"{value - baseline:>+9.4f}" if baseline is not None else f"{'-':>9}"
+    lines.append(f"{name:<24}{value:>12.4f}{base_text}{gain_text}")
+  return "\n".join(lines)
+
+
+def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
+                   variables: Mapping | None = None, step: int | None = None) -> dict:
+  """Evaluates the trained encoder (and a random-init one); writes the results.
+
+  Args:
+    config: the experiment config.
+    workdir: the run directory; results go to WORKDIR/eval/results.json.
+    variables: the encoder's variables; when None, restored from the newest
+      checkpoint in `workdir`.
+    step: the training step the variables come from (recorded in results).
+  """
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  mesh = sharding.make_mesh(config.mesh.to_dict())
+  if variables is None:
+    variables, step = trainer.restore_encoder_variables(config, workdir)
+    log_info("Evaluating the encoder from the checkpoint of step %d.", step)
+  encoder = models.build_model(config.model_name, **config.model.to_dict())
+  start = time.perf_counter()
+  results = evaluate_encoder(config, encoder, variables, mesh)
+  if config.eval.random_init_baseline:
+    results.update(evaluate_encoder(
+        config, encoder, random_init_variables(config, encoder), mesh,
+        prefix=RANDOM_INIT_PREFIX))
+  if step is not None:
+    results["step"] = int(step)
+  log_info("Evaluation took %.1f s.", time.perf_counter() - start)
+
+  if jax.process_index() == 0:
+    eval_dir = os.path.join(workdir, "eval")
+    os.makedirs(eval_dir, exist_ok=True)
+    with open(os.path.join(eval_dir, "results.json"), "w") as f:
+      json.dump(results, f, indent=2, sort_keys=True)
+    writer = MetricsWriter(os.path.join(workdir, "tensorboard", "eval"))
+    writer.write_scalars(step or 0, {k: v for k, v in results.items() if k != "step"})
+    writer.close()
+    print("\nResults (" + os.path.join(eval_dir, "results.json") + "):\n"
+          + format_results_table(results), flush=True)
+  return results

@@ -1,0 +1,79 @@
+"""Frozen-encoder features: multi-view test clips -> one vector per video.
+
+Shared by every objective: the encoder is any backbone following the models'
+contract (float video in [0, 1] -> feature map [B, T', H', W', C]). Views of a
+video (evenly spaced clips x spatial crops) are encoded in one batched pass
+and their pooled features averaged.
+"""
+from typing import Iterable, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
+
+from jvrl.data import device_batches
+from jvrl.models import inputs
+from jvrl.train import sharding
+
+POOLINGS = ("avg", "max_122")
+
+
+def pool_feature_map(feature_map: jax.Array, pooling: str) -> jax.Array:
+  """[B, T, H, W, C] -> [B, D].
+
+  'avg': global average pool (CVRL's linear-eval feature, D = C).
+  'max_122': max-pool (1, 2, 2) with stride (1, 2, 2), then flatten (the
+  retrieval feature of PRP's protocol, REFERENCE §3; D = T*H/2*W/2*C).
+  """
+  if pooling == "avg":
+    return jnp.mean(feature_map, axis=(1, 2, 3))
+  if pooling == "max_122":
+    pooled = nn.max_pool(feature_map, window_shape=(1, 2, 2), strides=(1, 2, 2))
+    return pooled.reshape(pooled.shape[0], -1)
+  raise ValueError(f"Unknown feature pooling {pooling!r}; known: {POOLINGS}.")
+
+
+def make_encode_views_fn(encoder: nn.Module, mesh: Mesh, pooling: str = "avg"):
+  """Returns jitted `encode(variables, video[B, V, T, H, W, 3]) -> [B, D]`."""
+  if pooling not in POOLINGS:
+    raise ValueError(f"Unknown feature pooling {pooling!r}; known: {POOLINGS}.")
+
+  def encode(variables, video):
+    batch, views = video.shape[:2]
+    clips = video.reshape((batch * views,) + video.shape[2:])
+    feature_map = encoder.apply(variables, inputs.to_unit_float(clips), train=False)
+    features = pool_feature_map(feature_map.astype(jnp.float32), pooling)
+    return jnp.mean(features.reshape(batch, views, -1), axis=1)
+
+  batch_sharding = device_batches.batch_sharding(mesh)
+  return jax.jit(encode, in_shardings=(sharding.replicated(mesh), batch_sharding),
+                 out_shardings=batch_sharding)
+
+
+def extract_features(
+    encode_fn, variables, batches: Iterable[Mapping[str, np.ndarray]], mesh: Mesh,
+) -> tuple[np.ndarray, np.ndarray]:
+  """Runs `encode_fn` over eval batches; returns (features [N, D], labels [N]).
+
+  Padding rows (mask False) are dropped, so N is exactly the number of videos
+  this process read: no video is lost to batching.
+
+  Single-process only for now: every batch is a full global batch built from
+  this process's data (multi-host evaluation needs equal batch counts on all
+  processes; see the pod-scale issue).
+  """
+  if jax.process_count() != 1:
+    raise NotImplementedError("Multi-host feature extraction is not supported yet.")
+  variables = jax.device_put(variables, sharding.replicated(mesh))
+  features, labels = [], []
+  for batch in batches:
+    mask = np.asarray(batch["mask"], bool)
+    video = device_batches.make_global_batch({"video": batch["video"]}, mesh)["video"]
+    batch_features = np.asarray(jax.device_get(encode_fn(variables, video)))
+    features.append(batch_features[mask])
+    labels.append(np.asarray(batch["label"])[mask])
+  if not features:
+    raise ValueError("The evaluation split is empty: no videos to extract features from.")
+  return np.concatenate(features).astype(np.float32), np.concatenate(labels).astype(np.int64)

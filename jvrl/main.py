@@ -1,0 +1,83 @@
+r"""jvrl command line: pretrain and/or evaluate a video encoder from a config.
+
+  python -m jvrl.main --config=configs/cvrl_synthetic.py --workdir=/tmp/run \
+      [--mode=train|eval|train_and_eval] [--config.train.num_steps=200 ...]
+
+`train` resumes automatically from the newest checkpoint in --workdir; `eval`
+restores the newest checkpoint in --workdir and evaluates it.
+"""
+import os
+import re
+import sys
+
+import jvrl  # noqa: F401  (quiets TensorFlow before it is imported)
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to an ml-collections config file (configs/*.py).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and results.")
+_MODE = flags.DEFINE_enum("mode", "train_and_eval", ["train", "eval", "train_and_eval"],
+                          "What to run.")
+_JAX_DISTRIBUTED = flags.DEFINE_bool(
+    "jax_distributed", False,
+    "Call jax.distributed.initialize() first (multi-host runs; the cluster is "
+    "detected from the environment).")
+
+
+def main(argv) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.INFO)
+  logging.get_absl_handler().use_absl_log_file = False
+  import jax  # pylint: disable=g-import-not-at-top
+  if _JAX_DISTRIBUTED.value:
+    jax.distributed.initialize()
+  from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+
+  config, workdir = _CONFIG.value, _WORKDIR.value
+  os.makedirs(workdir, exist_ok=True)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json(indent=2))
+  logging.info("jvrl %s, workdir %s, mode %s, devices: %s", jvrl.__version__, workdir,
+               _MODE.value, jax.devices())
+  variables, step = None, None
+  if _MODE.value in ("train", "train_and_eval"):
+    state, variables = trainer.train(config, workdir)
+    step = int(jax.device_get(state.step))
+  if _MODE.value in ("eval", "train_and_eval"):
+    evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """Parses flags; a mistyped `--config.*` field is a one-line error naming it."""
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    overrides = " ".join(a.split("=")[0] for a in argv[1:] if a.startswith("--config."))
+    text = str(e).replace("\\n", " ").replace("\\'", "'").replace("\n", " ")
+    field = re.search(r"'([^']+)'", text)
+    hint = re.search(r'Did you mean "[^"]+" instead of "[^"]+"\?', text)
+    sys.stderr.write(
+        f"jvrl: unknown config field {field.group(1) if field else ''!r} in {overrides}. "
+        f"{hint.group(0) if hint else ''}\n"
+        "Every --config.* override must name a field that exists in the config file.\n")
+    sys.exit(2)
+  except flags.Error as e:
+    sys.stderr.write(f"jvrl: {e}\nPass --helpfull to see all flags.\n")
+    sys.exit(2)
+
+
+def run() -> None:
+  flags.mark_flags_as_required(["config", "workdir"])
+  app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+  sys.exit(run())

@@ -1,0 +1,55 @@
+"""Video backbones by name.
+
+Every backbone is a `flax.linen.Module` called as `model(video, train=...)` on
+float video [B, T, H, W, C] (already normalised), returning its last feature
+map [B, T', H', W', C'] (or logits [B, num_classes] when `num_classes` is set);
+see `jvrl.models.resnet3d` for the full contract. Adding a backbone = a builder
+function with keyword-only options in its own module plus one line in
+`MODEL_BUILDERS`.
+"""
+import inspect
+import types
+from typing import Any, Callable, Mapping
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from jvrl.models import resnet3d
+
+# Read-only: name -> builder taking keyword-only options (width_multiplier,
+# num_classes, dtype, bn_momentum, bn_epsilon, ...).
+MODEL_BUILDERS: Mapping[str, Callable[..., nn.Module]] = types.MappingProxyType({
+    "r3d_18": resnet3d.r3d_18,
+    "r2plus1d_18": resnet3d.r2plus1d_18,
+    "r3d_50": resnet3d.r3d_50,
+})
+MODEL_NAMES: tuple[str, ...] = tuple(MODEL_BUILDERS)
+
+
+def model_options(name: str) -> tuple[str, ...]:
+  """The keyword options the backbone `name` accepts, e.g. ('width_multiplier', ...)."""
+  return tuple(inspect.signature(_builder(name)).parameters)
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+  """Returns the backbone `name` (one of `MODEL_NAMES`) built with `kwargs`.
+
+  A string `dtype` (e.g. 'bfloat16', as written in a config) is converted to a
+  dtype. Raises ValueError for an unknown name or an option the builder does
+  not accept, naming what is accepted.
+  """
+  builder = _builder(name)
+  accepted = model_options(name)
+  unknown = sorted(set(kwargs) - set(accepted))
+  if unknown:
+    raise ValueError(f"Unknown option(s) {unknown} for model {name!r}; it accepts "
+                     f"{list(accepted)}.")
+  if isinstance(kwargs.get("dtype"), str):
+    kwargs["dtype"] = jnp.dtype(kwargs["dtype"])
+  return builder(**kwargs)
+
+
+def _builder(name: str) -> Callable[..., nn.Module]:
+  if name not in MODEL_BUILDERS:
+    raise ValueError(f"Unknown model name {name!r}; known models: {list(MODEL_NAMES)}.")
+  return MODEL_BUILDERS[name]

@@ -1,0 +1,349 @@
+"""3-D ResNets for video: R3D-18, R(2+1)D-18 (torchvision layouts) and R3D-50 (CVRL).
+
+One generic `ResNet3D` builds every variant from a few architecture fields:
+the stem, a list of stages (blocks per stage, width, stride, temporal kernel),
+the block class (`BasicBlock3D` or `Bottleneck3D`) and the convolution type
+('3d': full t x k x k kernels; '2plus1d': a (1, k, k) spatial conv -> BN -> ReLU
+-> (t, 1, 1) temporal conv, as R(2+1)D). Later backbones (PRP's one-block-per-
+stage R3D / R(2+1)D) are a new builder with other field values.
+
+Conventions shared by every backbone in `jvrl.models`:
+  * input: float video [B, T, H, W, C], already normalised by the caller;
+  * output: the last stage's feature map [B, T', H', W', C'] when `num_classes`
+    is None, else float32 logits [B, num_classes] (global average pool + Dense);
+  * batch norm without `axis_name`: under `jax.jit` with the batch sharded over
+    devices its statistics span the GLOBAL batch (synchronised BN);
+  * convolutions followed by BN have no bias; kernels use He fan-out normal
+    init (torchvision's kaiming_normal_(mode='fan_out')), BN scale 1, bias 0;
+  * parameter names: `stem_conv`, `stem_bn`, `stage{i}_block{j}/conv_a`,
+    `.../bn_a`, `.../shortcut_conv`, `.../shortcut_bn`, `classifier`
+    (stages numbered from 1, blocks from 0). Every conv / dense weight is a
+    leaf called 'kernel' (weight decay masks rely on that).
+Padding is symmetric, k // 2 on each side (torchvision's explicit padding, and
+TF's `fixed_padding` for odd kernels), so outputs have ceil(size / stride)
+positions along every axis.
+"""
+import functools
+from typing import Any, Callable, ClassVar, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Triple = tuple[int, int, int]
+ModuleDef = Callable[..., nn.Module]
+
+CONV_TYPES = ("3d", "2plus1d")
+
+# torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu'): an
+# untruncated normal with variance 2 / (out_channels * kernel volume).
+conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+# torchvision's video ResNets initialise the classifier with N(0, 0.01), bias 0.
+classifier_kernel_init = nn.initializers.normal(stddev=0.01)
+
+
+def scale_width(channels: int, width_multiplier: float) -> int:
+  """`channels * width_multiplier` rounded half up, at least 1 (e.g. 64, 0.125 -> 8)."""
+  if width_multiplier <= 0:
+    raise ValueError(f"width_multiplier must be > 0, got {width_multiplier}.")
+  return max(1, int(channels * width_multiplier + 0.5))
+
+
+def conv2plus1d_mid_features(in_features: int, out_features: int,
+                             kernel_size: Triple = (3, 3, 3)) -> int:
+  """Width of the (2+1)-D factorisation of a t x k x k conv with in -> out channels.
+
+  Chosen so that the (1, k, k) + (t, 1, 1) pair has about as many parameters as
+  the full conv: floor(t k^2 in out / (k^2 in + t out)) (R(2+1)D paper;
+  torchvision's `midplanes`). E.g. (64, 64) -> 144, (64, 128) -> 230.
+  """
+  t, kh, kw = kernel_size
+  return (in_features * out_features * t * kh * kw) // (in_features * kh * kw + t * out_features)
+
+
+def conv3d(features: int, kernel_size: Sequence[int], strides: Sequence[int] = (1, 1, 1), *,
+           dtype: Any = jnp.float32, name: str | None = None) -> nn.Conv:
+  """A bias-free 3-D conv with symmetric k // 2 padding and He fan-out init.
+
+  The returned module maps [B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh),
+  ceil(W/sw), features] for odd kernels; params float32, compute in `dtype`.
+  """
+  return nn.Conv(
+      features=features, kernel_size=tuple(kernel_size), strides=tuple(strides),
+      padding=[(k // 2, k // 2) for k in kernel_size], use_bias=False,
+      kernel_init=conv_kernel_init, dtype=dtype, param_dtype=jnp.float32, name=name)
+
+
+class Conv2Plus1D(nn.Module):
+  """A t x k x k conv factorised as (1, k, k) conv -> BN -> ReLU -> (t, 1, 1) conv.
+
+  The spatial conv carries the spatial strides (1, sh, sw) and maps C_in ->
+  `mid_features`; the temporal conv carries the temporal stride (st, 1, 1) and
+  maps `mid_features` -> `features`. Params: `spatial_conv`, `spatial_bn`,
+  `temporal_conv`. No BN after the temporal conv (the caller adds it).
+  """
+  features: int
+  mid_features: int
+  norm: ModuleDef
+  kernel_size: Triple = (3, 3, 3)
+  strides: Triple = (1, 1, 1)
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw), features]."""
+    t, kh, kw = self.kernel_size
+    st, sh, sw = self.strides
+    x = conv3d(self.mid_features, (1, kh, kw), (1, sh, sw), dtype=self.dtype,
+               name="spatial_conv")(x)
+    x = nn.relu(self.norm(name="spatial_bn")(x))
+    return conv3d(self.features, (t, 1, 1), (st, 1, 1), dtype=self.dtype,
+                  name="temporal_conv")(x)
+
+
+def spatiotemporal_conv(conv_type: str, features: int, kernel_size: Triple,
+                        strides: Triple = (1, 1, 1), *, mid_features: int | None = None,
+                        norm: ModuleDef | None = None, dtype: Any = jnp.float32,
+                        name: str | None = None) -> nn.Module:
+  """The conv factory shared by stems and blocks: a full 3-D or a (2+1)-D conv.
+
+  Args:
+    conv_type: '3d' (one t x k x k kernel) or '2plus1d' (`Conv2Plus1D`).
+    features: output channels.
+    kernel_size: (t, kh, kw).
+    strides: (st, sh, sw).
+    mid_features: width between the spatial and temporal conv ('2plus1d'
+      only; required there).
+    norm: batch-norm constructor for the inner BN ('2plus1d' only; required).
+    dtype: compute dtype.
+    name: parameter scope name.
+
+  Returns:
+    A module mapping [B, T, H, W, C_in] -> [B, T', H', W', features].
+  """
+  if conv_type == "3d":
+    return conv3d(features, kernel_size, strides, dtype=dtype, name=name)
+  if conv_type == "2plus1d":
+    if mid_features is None or norm is None:
+      raise ValueError("conv_type='2plus1d' needs mid_features and norm.")
+    return Conv2Plus1D(features=features, mid_features=mid_features, norm=norm,
+                       kernel_size=kernel_size, strides=strides, dtype=dtype, name=name)
+  raise ValueError(f"Unknown conv_type {conv_type!r}; known: {CONV_TYPES}.")
+
+
+class BasicBlock3D(nn.Module):
+  """Two (t, 3, 3) convs with BN, ReLU and a residual connection (ResNet-18 style).
+
+  conv_a (strides) -> bn_a -> ReLU -> conv_b -> bn_b, + shortcut, ReLU. The
+  shortcut is a strided 1x1x1 conv + BN (`shortcut_conv`, `shortcut_bn`) when
+  the shape changes, else the identity. With conv_type '2plus1d' both convs are
+  `Conv2Plus1D` whose mid width is computed ONCE from the block's input width
+  and `features` and used for both (torchvision's r2plus1d_18).
+  """
+  expansion: ClassVar[int] = 1
+  features: int
+  norm: ModuleDef
+  strides: Triple = (1, 1, 1)
+  temporal_kernel_size: int = 3
+  conv_type: str = "3d"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw), features]."""
+    kernel = (self.temporal_kernel_size, 3, 3)
+    mid = None
+    if self.conv_type == "2plus1d":
+      mid = conv2plus1d_mid_features(x.shape[-1], self.features, kernel)
+    conv = functools.partial(spatiotemporal_conv, self.conv_type, self.features, kernel,
+                             mid_features=mid, norm=self.norm, dtype=self.dtype)
+    y = nn.relu(self.norm(name="bn_a")(conv(self.strides, name="conv_a")(x)))
+    y = self.norm(name="bn_b")(conv((1, 1, 1), name="conv_b")(y))
+    return nn.relu(y + _shortcut(x, self.features, self.strides, self.norm, self.dtype))
+
+
+class Bottleneck3D(nn.Module):
+  """A (t,1,1) -> (1,3,3) -> (1,1,1) bottleneck with x4 expansion (CVRL's R3D-50 block).
+
+  conv_a: (temporal_kernel_size, 1, 1), `features` channels, temporal stride;
+  conv_b: (1, 3, 3), `features` channels, spatial stride; conv_c: 1x1x1,
+  4 * `features` channels; each followed by BN (bn_a/b/c), ReLU after bn_a, bn_b
+  and after the residual sum. Projection shortcut where the shape changes.
+  """
+  expansion: ClassVar[int] = 4
+  features: int
+  norm: ModuleDef
+  strides: Triple = (1, 1, 1)
+  temporal_kernel_size: int = 1
+  conv_type: str = "3d"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """[B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw), 4 * features]."""
+    if self.conv_type != "3d":
+      raise ValueError(f"Bottleneck3D supports conv_type '3d' only, got {self.conv_type!r}.")
+    st, sh, sw = self.strides
+    out_features = self.features * self.expansion
+    y = conv3d(self.features, (self.temporal_kernel_size, 1, 1), (st, 1, 1),
+               dtype=self.dtype, name="conv_a")(x)
+    y = nn.relu(self.norm(name="bn_a")(y))
+    y = conv3d(self.features, (1, 3, 3), (1, sh, sw), dtype=self.dtype, name="conv_b")(y)
+    y = nn.relu(self.norm(name="bn_b")(y))
+    y = self.norm(name="bn_c")(conv3d(out_features, (1, 1, 1), dtype=self.dtype, name="conv_c")(y))
+    return nn.relu(y + _shortcut(x, out_features, self.strides, self.norm, self.dtype))
+
+
+def _shortcut(x: jax.Array, out_features: int, strides: Triple, norm: ModuleDef,
+              dtype: Any) -> jax.Array:
+  """Identity, or a strided 1x1x1 conv + BN when the stride or width changes."""
+  if tuple(strides) == (1, 1, 1) and x.shape[-1] == out_features:
+    return x
+  x = conv3d(out_features, (1, 1, 1), strides, dtype=dtype, name="shortcut_conv")(x)
+  return norm(name="shortcut_bn")(x)
+
+
+class ResNet3D(nn.Module):
+  """A generic 3-D ResNet backbone; see the module docstring for the contract.
+
+  Architecture fields (set by the builders below):
+    stage_sizes: blocks per stage, e.g. (2, 2, 2, 2).
+    block_cls: `BasicBlock3D` or `Bottleneck3D`.
+    conv_type: '3d' or '2plus1d' (for the stem and basic blocks).
+    stage_features: base width per stage (before block expansion).
+    stage_strides: (st, sh, sw) of the first block of each stage.
+    temporal_kernel_sizes: per stage, the temporal extent of the block convs
+      (basic block: both convs; bottleneck: conv_a).
+    stem_features, stem_kernel_size, stem_strides: the stem conv.
+    stem_mid_features: the stem's (2+1)-D mid width (torchvision: 45).
+    stem_max_pool: add a (1,3,3) stride (1,2,2) SAME max-pool after the stem.
+  Contract fields:
+    width_multiplier: scales every channel count (`scale_width`).
+    num_classes: None -> feature map; else logits from pool + `classifier`.
+    dtype: compute dtype; params are always float32.
+    bn_momentum, bn_epsilon: batch-norm settings.
+  """
+  stage_sizes: Sequence[int]
+  block_cls: ModuleDef
+  conv_type: str = "3d"
+  stage_features: Sequence[int] = (64, 128, 256, 512)
+  stage_strides: Sequence[Triple] = ((1, 1, 1), (2, 2, 2), (2, 2, 2), (2, 2, 2))
+  temporal_kernel_sizes: Sequence[int] = (3, 3, 3, 3)
+  stem_features: int = 64
+  stem_kernel_size: Triple = (3, 7, 7)
+  stem_strides: Triple = (1, 2, 2)
+  stem_mid_features: int = 45
+  stem_max_pool: bool = False
+  width_multiplier: float = 1.0
+  num_classes: int | None = None
+  dtype: Any = jnp.float32
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+
+  def __post_init__(self):
+    if self.width_multiplier <= 0:
+      raise ValueError(f"width_multiplier must be > 0, got {self.width_multiplier}.")
+    if self.num_classes is not None and self.num_classes < 1:
+      raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}.")
+    if self.conv_type not in CONV_TYPES:
+      raise ValueError(f"Unknown conv_type {self.conv_type!r}; known: {CONV_TYPES}.")
+    num_stages = len(self.stage_sizes)
+    for field in ("stage_features", "stage_strides", "temporal_kernel_sizes"):
+      if len(getattr(self, field)) != num_stages:
+        raise ValueError(f"{field} has {len(getattr(self, field))} entries but stage_sizes "
+                         f"has {num_stages}.")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, video: jax.Array, train: bool) -> jax.Array:
+    """video float [B, T, H, W, C] -> feature map [B, T', H', W', C'] or logits [B, K].
+
+    `train=True` normalises with batch statistics and updates the
+    'batch_stats' collection (pass `mutable=['batch_stats']`); `train=False`
+    uses the running averages.
+    """
+    if video.ndim != 5:
+      raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
+    width = functools.partial(scale_width, width_multiplier=self.width_multiplier)
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
+                             momentum=self.bn_momentum, epsilon=self.bn_epsilon,
+                             dtype=self.dtype, param_dtype=jnp.float32)
+    x = video.astype(self.dtype)
+    x = spatiotemporal_conv(self.conv_type, width(self.stem_features), self.stem_kernel_size,
+                            self.stem_strides, mid_features=width(self.stem_mid_features),
+                            norm=norm, dtype=self.dtype, name="stem_conv")(x)
+    x = nn.relu(norm(name="stem_bn")(x))
+    if self.stem_max_pool:
+      x = nn.max_pool(x, window_shape=(1, 3, 3), strides=(1, 2, 2), padding="SAME")
+    for stage, (num_blocks, features, strides, temporal_kernel) in enumerate(zip(
+        self.stage_sizes, self.stage_features, self.stage_strides,
+        self.temporal_kernel_sizes), start=1):
+      x = resnet_stage(x, self.block_cls, num_blocks, width(features), tuple(strides),
+                       temporal_kernel_size=temporal_kernel, conv_type=self.conv_type,
+                       norm=norm, dtype=self.dtype, name_prefix=f"stage{stage}")
+    if self.num_classes is None:
+      return x
+    pooled = jnp.mean(x, axis=(1, 2, 3))
+    logits = nn.Dense(self.num_classes, kernel_init=classifier_kernel_init, dtype=self.dtype,
+                      param_dtype=jnp.float32, name="classifier")(pooled)
+    return logits.astype(jnp.float32)
+
+
+def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: int,
+                 strides: Triple, *, temporal_kernel_size: int, conv_type: str,
+                 norm: ModuleDef, dtype: Any, name_prefix: str) -> jax.Array:
+  """Applies `num_blocks` blocks named `{name_prefix}_block{j}`; the first carries `strides`.
+
+  Must be called inside a compact module method (the blocks become its
+  children). [B, T, H, W, C] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw),
+  features * block_cls.expansion].
+  """
+  for index in range(num_blocks):
+    x = block_cls(features=features, norm=norm,
+                  strides=strides if index == 0 else (1, 1, 1),
+                  temporal_kernel_size=temporal_kernel_size, conv_type=conv_type,
+                  dtype=dtype, name=f"{name_prefix}_block{index}")(x)
+  return x
+
+
+def r3d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
+           dtype: Any = jnp.float32, bn_momentum: float = 0.9,
+           bn_epsilon: float = 1e-5) -> ResNet3D:
+  """torchvision's R3D-18: (3,7,7)/(1,2,2) stem, 4 x 2 basic blocks of 3x3x3 convs.
+
+  Feature map stride (1,2,2) x 8 overall in (T, H, W): [B, 16, 112, 112, 3] ->
+  [B, 2, 7, 7, 512 * width_multiplier]. 33,371,472 params with num_classes=400.
+  """
+  return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="3d",
+                  width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
+                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+
+
+def r2plus1d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
+                dtype: Any = jnp.float32, bn_momentum: float = 0.9,
+                bn_epsilon: float = 1e-5) -> ResNet3D:
+  """torchvision's R(2+1)D-18: (2+1)-D stem (45 mid channels) and (2+1)-D basic blocks.
+
+  Same output shapes as `r3d_18`; 31,505,325 params with num_classes=400.
+  """
+  return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="2plus1d",
+                  stem_mid_features=45, width_multiplier=width_multiplier,
+                  num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
+                  bn_epsilon=bn_epsilon)
+
+
+def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
+           dtype: Any = jnp.float32, bn_momentum: float = 0.9,
+           bn_epsilon: float = 1e-5) -> ResNet3D:
+  """CVRL's R3D-50 (REFERENCE §1): (5,7,7)/(2,2,2) stem + max-pool, bottlenecks [3,4,6,3].
+
+  Temporal kernels 1,1,3,3 per stage, spatial stride 2 in stages 2-4, no
+  temporal stride after the stem: [B, 16, 224, 224, 3] -> [B, 8, 7, 7, 2048 *
+  width_multiplier]. 31,672,128 backbone params (CVRL README: 31.7M).
+  """
+  return ResNet3D(stage_sizes=(3, 4, 6, 3), block_cls=Bottleneck3D, conv_type="3d",
+                  stage_strides=((1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 2, 2)),
+                  temporal_kernel_sizes=(1, 1, 3, 3), stem_kernel_size=(5, 7, 7),
+                  stem_strides=(2, 2, 2), stem_max_pool=True,
+                  width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
+                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)

@@ -1,0 +1,97 @@
+"""CVRL: contrastive learning of two temporally distant clips of one video.
+
+REFERENCE §1. Two clips are sampled with CVRL's linearly decreasing gap
+distribution, each gets its own temporally consistent spatial augmentation,
+both go through the encoder and the projection MLP in ONE batched forward pass
+(so batch-norm statistics cover both views, as in the reference code), and the
+NT-Xent loss contrasts every pair against the whole global batch.
+"""
+from typing import Any, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from jvrl import models
+from jvrl.data import augment
+from jvrl.data import decode
+from jvrl.data import sampling
+from jvrl.data.tf_setup import tf
+from jvrl.losses import contrastive
+from jvrl.models import heads
+from jvrl.models import inputs
+from jvrl.objectives import base
+
+
+class CVRLModel(nn.Module):
+  """Encoder + global average pool + projection MLP applied to both views."""
+  encoder: nn.Module
+  projection: nn.Module
+
+  @nn.compact
+  def __call__(self, batch: Mapping[str, jax.Array], train: bool) -> dict:
+    """batch['view1'], batch['view2']: uint8 [B, T, H, W, 3] -> embeddings."""
+    views = jnp.concatenate([batch["view1"], batch["view2"]], axis=0)
+    feature_map = self.encoder(inputs.to_unit_float(views), train=train)
+    embeddings = self.projection(heads.global_average_pool(feature_map), train=train)
+    embeddings_1, embeddings_2 = jnp.split(embeddings, 2, axis=0)
+    return {"embeddings_1": embeddings_1, "embeddings_2": embeddings_2}
+
+
+def make_cvrl_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
+  """Returns the tf.data function that turns one video into CVRL's two views."""
+  clip_length = config.data.clip_length
+  stride = config.data.frame_stride
+  aug = config.augment
+
+  def augment_view(clip: tf.Tensor, seed: tf.Tensor, view: int) -> tf.Tensor:
+    view_clip = augment.cvrl_augment_clip(
+        tf.cast(clip, tf.float32) / 255.0, seed,
+        crop_size=config.data.crop_size,
+        blur_prob=aug.blur_prob[view], solarize_prob=aug.solarize_prob[view],
+        color_strength=aug.color_strength, color_prob=aug.color_prob,
+        grayscale_prob=aug.grayscale_prob, area_range=tuple(aug.area_range),
+        aspect_ratio_range=tuple(aug.aspect_ratio_range), flip_prob=aug.flip_prob)
+    return tf.cast(tf.round(view_clip * 255.0), tf.uint8)
+
+  def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
+    start_seed, view1_seed, view2_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 3))
+    num_frames = example["num_frames"]
+    starts = sampling.sample_cvrl_clip_starts(num_frames, clip_length, stride, start_seed)
+    indices = tf.concat([
+        sampling.clip_frame_indices(starts[0], clip_length, stride, num_frames),
+        sampling.clip_frame_indices(starts[1], clip_length, stride, num_frames),
+    ], axis=0)
+    # Decode only the 2*T sampled frames, in one op for both clips.
+    frames = decode.decode_frames(example["frames"], indices)
+    return {
+        "view1": augment_view(frames[:clip_length], view1_seed, 0),
+        "view2": augment_view(frames[clip_length:], view2_seed, 1),
+    }
+
+  return preprocess
+
+
+def build_cvrl_objective(config: ml_collections.ConfigDict) -> base.Objective:
+  """Builds CVRL from `config.model_name`, `config.model` and `config.cvrl`."""
+  encoder = models.build_model(config.model_name, **config.model.to_dict())
+  projection = heads.ProjectionMLP(
+      hidden_dim=config.cvrl.projection_hidden_dim,
+      num_hidden_layers=config.cvrl.projection_hidden_layers,
+      output_dim=config.cvrl.projection_dim)
+  temperature = config.cvrl.temperature
+
+  def loss_fn(outputs, batch):
+    del batch
+    return contrastive.nt_xent_loss(
+        outputs["embeddings_1"], outputs["embeddings_2"], temperature)
+
+  return base.Objective(
+      name="cvrl",
+      model=CVRLModel(encoder=encoder, projection=projection),
+      loss_fn=loss_fn,
+      preprocess_train=make_cvrl_preprocess(config),
+      clips_per_example=2,
+  )

@@ -1,0 +1,219 @@
+"""Learning-rate schedules and optimisers built from `config.optimizer`.
+
+The config section (a `ml_collections.ConfigDict` or any mapping) names the
+optimiser and its schedule: `name` and `learning_rate` are required, every
+other key and its default is in `OPTIMIZER_DEFAULTS`. Unknown keys are
+rejected so a typo ('weight_decy') cannot silently fall back to a default.
+
+Schedule: linear warmup from 0 to the peak over `warmup_steps`, then
+'cosine' (half period, down to `end_learning_rate` at `total_steps`),
+'linear' (straight line to `end_learning_rate`) or 'constant' (stays at the
+peak). With `lr_batch_scaling > 0` the peak is
+`learning_rate * global_batch_size / lr_batch_scaling` (SimCLR / CVRL).
+
+Weight decay touches only conv / dense kernels (leaves named 'kernel'), never
+batch-norm scales and biases nor any bias. How it is applied differs by
+optimiser, following each method's reference code:
+  * 'sgd': L2 regularisation in the gradient (coupled): `wd * param` is added
+    to the gradient before momentum and the learning rate, exactly what adding
+    `wd * sum(kernel**2) / 2` to the loss does in the TF reference code.
+  * 'lars': the same coupled decay, then the layer-wise trust ratio (kernels
+    only; BN parameters and biases get plain momentum SGD), as `optax.lars`.
+  * 'adamw': decoupled decay (Loshchilov & Hutter): the Adam update plus
+    `wd * param`, both scaled by the learning rate, as `optax.adamw`.
+"""
+import math
+import types
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+
+OPTIMIZER_NAMES = ("sgd", "lars", "adamw")
+SCHEDULE_NAMES = ("cosine", "constant", "linear")
+
+# Keys `config.optimizer` must set: no default could be right for them.
+REQUIRED_KEYS = ("name", "learning_rate")
+# The other keys `config.optimizer` may hold and the value used when absent.
+# Read-only so nobody can change the defaults for the whole process.
+OPTIMIZER_DEFAULTS: Mapping[str, Any] = types.MappingProxyType({
+    "lr_batch_scaling": 0,
+    "warmup_steps": 0,
+    "schedule": "cosine",
+    "end_learning_rate": 0.0,
+    "momentum": 0.9,
+    "nesterov": False,
+    "b1": 0.9,
+    "b2": 0.999,
+    "eps": 1e-8,
+    "weight_decay": 0.0,
+    "lars_trust_coefficient": 0.001,
+    "lars_eps": 0.0,
+    "grad_clip_norm": 0.0,
+})
+
+
+def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
+  """Returns `opt_config` merged over the defaults; rejects unknown or missing keys."""
+  keys = set(opt_config.keys())
+  valid_keys = set(REQUIRED_KEYS) | set(OPTIMIZER_DEFAULTS)
+  unknown = sorted(keys - valid_keys)
+  if unknown:
+    raise ValueError(
+        f"Unknown config.optimizer key(s) {unknown}; valid keys: {sorted(valid_keys)}.")
+  missing = [key for key in REQUIRED_KEYS if key not in keys]
+  if missing:
+    raise ValueError(f"config.optimizer must set {missing}.")
+  settings = dict(OPTIMIZER_DEFAULTS)
+  settings.update({key: opt_config[key] for key in keys})
+  if settings["name"] not in OPTIMIZER_NAMES:
+    raise ValueError(
+        f"Unknown config.optimizer.name={settings['name']!r}; valid names: "
+        f"{list(OPTIMIZER_NAMES)}.")
+  if settings["schedule"] not in SCHEDULE_NAMES:
+    raise ValueError(
+        f"Unknown config.optimizer.schedule={settings['schedule']!r}; valid schedules: "
+        f"{list(SCHEDULE_NAMES)}.")
+  for key in ("learning_rate", "lr_batch_scaling", "warmup_steps", "end_learning_rate",
+              "weight_decay", "grad_clip_norm", "lars_eps"):
+    if settings[key] < 0:
+      raise ValueError(f"config.optimizer.{key} must be >= 0, got {settings[key]}.")
+  for key in ("momentum", "b1", "b2"):
+    if not 0 <= settings[key] < 1:
+      raise ValueError(f"config.optimizer.{key} must be in [0, 1), got {settings[key]}.")
+  return settings
+
+
+def _peak_learning_rate(settings: Mapping[str, Any], global_batch_size: int) -> float:
+  """Peak LR: `learning_rate`, times `global_batch_size / lr_batch_scaling` if that is > 0."""
+  if settings["lr_batch_scaling"] > 0:
+    if global_batch_size <= 0:
+      raise ValueError(f"global_batch_size must be > 0, got {global_batch_size}.")
+    return settings["learning_rate"] * global_batch_size / settings["lr_batch_scaling"]
+  return float(settings["learning_rate"])
+
+
+def make_learning_rate_schedule(
+    opt_config: Mapping[str, Any], total_steps: int, global_batch_size: int) -> optax.Schedule:
+  """Returns the learning rate as a function of the step (see the module docstring).
+
+  Args:
+    opt_config: the `config.optimizer` section.
+    total_steps: number of training steps (> 0); the decay reaches
+      `end_learning_rate` at this step and stays there afterwards.
+    global_batch_size: batch size over all devices and hosts, used for the
+      `lr_batch_scaling` rule.
+
+  Returns:
+    `schedule(step) -> float32 scalar`, jit-friendly (step may be a traced
+    int array). Values lie in [0, peak] (or up to `end_learning_rate` if that is
+    larger): 0 at step 0, `peak * step / warmup_steps` during warmup, the peak
+    at `warmup_steps`.
+
+  Raises:
+    ValueError: unknown schedule name or key, `total_steps <= 0`,
+      `warmup_steps > total_steps`, negative values.
+  """
+  settings = _read_config(opt_config)
+  if total_steps <= 0:
+    raise ValueError(f"total_steps must be > 0, got {total_steps}.")
+  warmup_steps = int(settings["warmup_steps"])
+  if warmup_steps > total_steps:
+    raise ValueError(
+        f"config.optimizer.warmup_steps={warmup_steps} exceeds total_steps={total_steps}.")
+  peak = _peak_learning_rate(settings, global_batch_size)
+  end = float(settings["end_learning_rate"])
+  schedule_name = settings["schedule"]
+  decay_steps = max(total_steps - warmup_steps, 1)
+
+  def schedule(step: jax.Array) -> jax.Array:
+    step = jnp.asarray(step, jnp.float32)
+    warmup_lr = peak * step / max(warmup_steps, 1)
+    progress = jnp.clip((step - warmup_steps) / decay_steps, 0.0, 1.0)
+    if schedule_name == "cosine":
+      decayed_lr = end + (peak - end) * 0.5 * (1.0 + jnp.cos(math.pi * progress))
+    elif schedule_name == "linear":
+      decayed_lr = end + (peak - end) * (1.0 - progress)
+    else:  # 'constant'
+      decayed_lr = jnp.full_like(progress, peak)
+    return jnp.where(step < warmup_steps, warmup_lr, decayed_lr)
+
+  return schedule
+
+
+def _leaf_name(path: tuple[Any, ...]) -> str | None:
+  """Name of the innermost dict key on a pytree path (skips boxing attributes)."""
+  for entry in reversed(path):
+    if isinstance(entry, jax.tree_util.DictKey):
+      return str(entry.key)
+  return None
+
+
+def kernel_weight_decay_mask(params: Any) -> Any:
+  """Returns a pytree like `params` with True exactly at leaves named 'kernel'.
+
+  Conv / Dense kernels get weight decay (and LARS trust ratio); batch-norm
+  'scale' / 'bias', Dense / Conv 'bias' and anything else (embeddings, ...) do
+  not. Works on dicts and FrozenDicts of flax params, including boxed
+  (`nn.Partitioned`) leaves.
+  """
+  return jax.tree_util.tree_map_with_path(lambda path, _: _leaf_name(path) == "kernel", params)
+
+
+def make_optimizer(
+    opt_config: Mapping[str, Any], total_steps: int,
+    global_batch_size: int) -> optax.GradientTransformation:
+  """Returns the optimiser named by `opt_config.name`, with its LR schedule.
+
+  Args:
+    opt_config: the `config.optimizer` section: name in ('sgd', 'lars',
+      'adamw'), schedule settings (see `make_learning_rate_schedule`),
+      momentum / nesterov (sgd, lars), b1 / b2 / eps (adamw), weight_decay
+      (kernels only; coupled L2 for sgd and lars, decoupled for adamw),
+      lars_trust_coefficient / lars_eps, grad_clip_norm (> 0: gradients are
+      first clipped to this global norm).
+    total_steps: number of training steps (> 0).
+    global_batch_size: batch size over all devices and hosts.
+
+  Returns:
+    An `optax.GradientTransformation`; call `update(grads, state, params)`
+    (params are required: weight decay and LARS read them).
+
+  Raises:
+    ValueError: unknown name, schedule or key; out-of-range values.
+  """
+  settings = _read_config(opt_config)
+  learning_rate = make_learning_rate_schedule(opt_config, total_steps, global_batch_size)
+  weight_decay = float(settings["weight_decay"])
+  momentum = float(settings["momentum"])
+  nesterov = bool(settings["nesterov"])
+  name = settings["name"]
+  if name == "sgd":
+    optimizer = optax.chain(
+        optax.add_decayed_weights(weight_decay, mask=kernel_weight_decay_mask),
+        optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov),
+    )
+  elif name == "lars":
+    optimizer = optax.lars(
+        learning_rate,
+        weight_decay=weight_decay,
+        weight_decay_mask=kernel_weight_decay_mask,
+        trust_coefficient=float(settings["lars_trust_coefficient"]),
+        eps=float(settings["lars_eps"]),
+        trust_ratio_mask=kernel_weight_decay_mask,
+        momentum=momentum,
+        nesterov=nesterov,
+    )
+  else:  # 'adamw'
+    optimizer = optax.adamw(
+        learning_rate,
+        b1=float(settings["b1"]),
+        b2=float(settings["b2"]),
+        eps=float(settings["eps"]),
+        weight_decay=weight_decay,
+        mask=kernel_weight_decay_mask,
+    )
+  if settings["grad_clip_norm"] > 0:
+    optimizer = optax.chain(optax.clip_by_global_norm(float(settings["grad_clip_norm"])), optimizer)
+  return optimizer

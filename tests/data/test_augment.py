@@ -1,0 +1,356 @@
+"""Tests for jvrl.data.augment: temporally consistent clip augmentation."""
+import colorsys
+import functools
+
+import numpy as np
+import pytest
+
+from jvrl.data import augment
+from jvrl.data import decode
+from jvrl.data.tf_setup import tf
+
+CROP = 16
+
+
+def _seed(i: int, dtype=tf.int64) -> tf.Tensor:
+  return tf.constant([11, i], dtype)
+
+
+def _clip(num_frames: int = 4, height: int = 24, width: int = 32, seed: int = 0) -> np.ndarray:
+  """float32 [T, H, W, 3] in [0, 1], every frame different."""
+  return np.random.default_rng(seed).uniform(size=(num_frames, height, width, 3)).astype(np.float32)
+
+
+def _identical_frames_clip(num_frames: int = 4) -> np.ndarray:
+  """float32 [T, H, W, 3]: one random frame repeated T times."""
+  return np.repeat(_clip(1), num_frames, axis=0)
+
+
+def _map_over_seeds(fn, num_seeds: int) -> np.ndarray:
+  """fn(seed) for seeds (11, 0..num_seeds-1) in a tf.data map (graph mode), stacked."""
+  dataset = tf.data.Dataset.range(num_seeds).map(
+      lambda i: fn(tf.stack([tf.constant(11, tf.int64), i])),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return tf.nest.map_structure(lambda x: x.numpy(), next(iter(dataset.batch(num_seeds))))
+
+
+# Every random op with its randomness switched on, plus both CVRL views.
+RANDOM_OPS = {
+    "crop": lambda x, s: augment.random_resized_crop(x, s, CROP),
+    "flip": lambda x, s: augment.random_flip_left_right(x, s, prob=0.5),
+    "color": lambda x, s: augment.color_jitter(x, s, prob=1.0),
+    "grayscale": lambda x, s: augment.random_grayscale(x, s, prob=0.5),
+    "blur": lambda x, s: augment.random_gaussian_blur(x, s, prob=1.0),
+    "solarize": lambda x, s: augment.random_solarize(x, s, prob=0.5),
+    "cvrl_view1": lambda x, s: augment.cvrl_augment_clip(
+        x, s, crop_size=CROP, blur_prob=1.0, solarize_prob=0.0),
+    "cvrl_view2": lambda x, s: augment.cvrl_augment_clip(
+        x, s, crop_size=CROP, blur_prob=0.1, solarize_prob=0.2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_OPS))
+def test_identical_frames_stay_identical(name):
+  op = RANDOM_OPS[name]
+  clip = _identical_frames_clip()
+  for i in range(10):
+    out = op(clip, _seed(i)).numpy()
+    np.testing.assert_allclose(out, np.broadcast_to(out[:1], out.shape), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_OPS))
+def test_each_frame_gets_the_clips_parameters(name):
+  """Augmenting the clip = augmenting each frame alone with the same seed."""
+  op = RANDOM_OPS[name]
+  clip = _clip()
+  for i in range(3):
+    whole = op(clip, _seed(i)).numpy()
+    for t in range(clip.shape[0]):
+      np.testing.assert_allclose(whole[t], op(clip[t:t + 1], _seed(i)).numpy()[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_OPS))
+def test_deterministic_in_range_and_seed_dependent(name):
+  op = RANDOM_OPS[name]
+  clip = _clip()
+  outputs = [op(clip, _seed(i)).numpy() for i in range(6)]
+  np.testing.assert_array_equal(outputs[0], op(clip, _seed(0, tf.int32)).numpy())
+  expected_shape = (4, CROP, CROP, 3) if name in ("crop", "cvrl_view1", "cvrl_view2") else clip.shape
+  for out in outputs:
+    assert out.shape == expected_shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+  assert len({out.tobytes() for out in outputs}) > 1
+
+
+def test_cvrl_views_differ_across_seeds():
+  clip = _clip()
+  views = _map_over_seeds(lambda seed: RANDOM_OPS["cvrl_view2"](clip, seed), 8)
+  assert len({view.tobytes() for view in views}) == 8
+
+
+def test_cvrl_augment_clip_dynamic_shape():
+  clip = _clip(height=30, width=26)
+  traced = tf.function(
+      lambda x, s: RANDOM_OPS["cvrl_view1"](x, s),
+      input_signature=[tf.TensorSpec([4, None, None, 3]), tf.TensorSpec([2], tf.int64)])
+  out = traced(clip, _seed(3))
+  assert traced.get_concrete_function().structured_outputs.shape == (4, CROP, CROP, 3)
+  np.testing.assert_allclose(out, RANDOM_OPS["cvrl_view1"](clip, _seed(3)), atol=1e-6)
+
+
+def test_fused_decode_and_crop_path_matches_cvrl_augment_clip():
+  frames = tf.constant((_clip(6) * 255).astype(np.uint8))
+  indices = tf.constant([0, 2, 4, 1])
+  seed = _seed(5)
+  options = dict(blur_prob=1.0, solarize_prob=0.2, color_prob=1.0)
+  decoded = tf.cast(decode.decode_frames(frames, indices), tf.float32) / 255.0
+  expected = augment.cvrl_augment_clip(decoded, seed, crop_size=CROP, **options)
+  crop_seed, after_seed = augment.split_cvrl_seed(seed)
+  height, width = tf.unstack(decode.frame_size(frames))
+  box = augment.sample_random_resized_crop_box(crop_seed, height, width)
+  cropped = decode.decode_frames_and_crop(frames, indices, box)
+  clip = tf.image.resize(tf.cast(cropped, tf.float32) / 255.0, [CROP, CROP])
+  fused = augment.cvrl_augment_cropped_clip(clip, after_seed, **options)
+  np.testing.assert_allclose(fused, expected, atol=1e-5)
+
+
+# ---- crop -----------------------------------------------------------------------
+
+def test_crop_box_within_ranges():
+  height, width = 48, 64
+  boxes = _map_over_seeds(
+      lambda seed: augment.sample_random_resized_crop_box(seed, height, width), 500)
+  y, x, h, w = boxes.T
+  assert np.all((y >= 0) & (x >= 0) & (h >= 1) & (w >= 1))
+  assert np.all((y + h <= height) & (x + w <= width))
+  area = h * w / (height * width)
+  aspect = w / h
+  # Rounding h and w to whole pixels moves area and aspect slightly.
+  assert area.min() >= 0.3 - 0.05 and area.max() <= 1.0
+  assert aspect.min() >= 0.5 - 0.08 and aspect.max() <= 2.0 + 0.15
+  assert area.max() - area.min() > 0.5 and aspect.min() < 0.7 and aspect.max() > 1.5
+  assert y.min() == 0 and x.min() == 0 and (y + h).max() == height and (x + w).max() == width
+
+
+@pytest.mark.parametrize("height,width,expected", [
+    (10, 100, [0, 44, 10, 12]), (100, 10, [45, 0, 10, 10]), (10, 16, [0, 2, 10, 12]),
+])
+def test_crop_box_falls_back_to_centre_crop(height, width, expected):
+  # No crop of >= 90% of the area with aspect in [1, 1.2] fits these frames:
+  # the fallback is the centred crop with the frame's ratio clamped into range.
+  for i in range(5):
+    box = augment.sample_random_resized_crop_box(
+        _seed(i), height, width, area_range=(0.9, 1.0), aspect_ratio_range=(1.0, 1.2))
+    np.testing.assert_array_equal(box, expected)
+
+
+def test_crop_box_of_a_single_pixel_frame():
+  for i in range(5):
+    np.testing.assert_array_equal(augment.sample_random_resized_crop_box(_seed(i), 1, 1),
+                                  [0, 0, 1, 1])
+
+
+def test_random_resized_crop_is_crop_then_resize():
+  clip = _clip()
+  seed = _seed(4)
+  box = augment.sample_random_resized_crop_box(seed, 24, 32).numpy()
+  y, x, h, w = box
+  expected = tf.image.resize(clip[:, y:y + h, x:x + w], [CROP, CROP]).numpy()
+  np.testing.assert_allclose(augment.random_resized_crop(clip, seed, CROP), expected, atol=1e-6)
+  np.testing.assert_array_equal(augment.crop_clip(clip, box), clip[:, y:y + h, x:x + w])
+  with pytest.raises(tf.errors.InvalidArgumentError, match="inside the frame"):
+    augment.crop_clip(clip, [20, 0, 8, 8])
+
+
+# ---- flip, colour, grayscale ------------------------------------------------------
+
+def test_flip_probability_and_numerics():
+  clip = _clip(1, 2, 5)
+  flipped = _map_over_seeds(lambda seed: augment.random_flip_left_right(clip, seed), 400)
+  was_flipped = np.array([np.array_equal(out, clip[:, :, ::-1]) for out in flipped])
+  unchanged = np.array([np.array_equal(out, clip) for out in flipped])
+  assert np.all(was_flipped | unchanged)
+  assert abs(was_flipped.mean() - 0.5) < 0.1  # 4 sigma for 400 draws
+  np.testing.assert_array_equal(augment.random_flip_left_right(clip, _seed(0), prob=0.0), clip)
+  np.testing.assert_array_equal(
+      augment.random_flip_left_right(clip, _seed(0), prob=1.0), clip[:, :, ::-1])
+
+
+def _rgb_hsv_reference(clip: np.ndarray, saturation: float, hue_delta: float) -> np.ndarray:
+  """Slow per-pixel saturation scale + hue shift with colorsys."""
+  out = np.empty_like(clip)
+  for index in np.ndindex(clip.shape[:-1]):
+    h, s, v = colorsys.rgb_to_hsv(*clip[index])
+    out[index] = colorsys.hsv_to_rgb((h + hue_delta) % 1.0, min(s * saturation, 1.0), v)
+  return out
+
+
+def _adjust_color_reference(clip, brightness, contrast, saturation, hue_delta, order):
+  ops = [
+      lambda x: x * brightness,
+      lambda x: (x - x.mean(axis=(1, 2), keepdims=True)) * contrast
+      + x.mean(axis=(1, 2), keepdims=True),
+      lambda x: _rgb_hsv_reference(x, saturation, 0.0),
+      lambda x: _rgb_hsv_reference(x, 1.0, hue_delta),
+  ]
+  for index in order:
+    clip = np.clip(ops[index](clip), 0.0, 1.0)
+  return clip
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]])
+def test_adjust_color_matches_numpy(order):
+  clip = _clip(2, 3, 4)
+  params = dict(brightness=1.3, contrast=0.6, saturation=1.5, hue_delta=0.15)
+  out = augment.adjust_color(clip, order=tf.constant(order), **params)
+  np.testing.assert_allclose(out, _adjust_color_reference(clip, order=order, **params), atol=1e-4)
+
+
+def test_color_order_matters():
+  clip = _clip(2, 3, 4)
+  params = dict(brightness=1.6, contrast=0.4, saturation=1.5, hue_delta=0.15)
+  first = augment.adjust_color(clip, order=[0, 1, 2, 3], **params).numpy()
+  second = augment.adjust_color(clip, order=[1, 0, 3, 2], **params).numpy()
+  assert np.abs(first - second).max() > 1e-3
+
+
+def test_color_jitter_params_ranges_and_orders():
+  draws = _map_over_seeds(lambda seed: augment.sample_color_jitter_params(seed), 500)
+  for name in ("brightness", "contrast", "saturation"):
+    assert draws[name].min() >= 0.2 and draws[name].max() <= 1.8
+    assert abs(draws[name].mean() - 1.0) < 0.1
+  assert draws["hue_delta"].min() >= -0.2 and draws["hue_delta"].max() <= 0.2
+  orders = draws["order"]
+  assert np.all(np.sort(orders, axis=1) == np.arange(4))
+  assert len({tuple(order) for order in orders}) == 24  # every permutation occurs
+  weak = augment.sample_color_jitter_params(_seed(0), strength=0.5)
+  assert 0.6 <= float(weak["brightness"]) <= 1.4 and abs(float(weak["hue_delta"])) <= 0.1
+
+
+def test_color_jitter_is_adjust_color_with_sampled_params():
+  clip = _clip(2, 6, 5)
+  seed = _seed(9)
+  _, params_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  params = augment.sample_color_jitter_params(params_seed, 1.0)
+  np.testing.assert_allclose(
+      augment.color_jitter(clip, seed, prob=1.0), augment.adjust_color(clip, **params), atol=1e-6)
+  np.testing.assert_array_equal(augment.color_jitter(clip, seed, prob=0.0), clip)
+  np.testing.assert_allclose(augment.color_jitter(clip, seed, strength=0.0, prob=1.0), clip,
+                             atol=1e-5)
+  applied = _map_over_seeds(lambda s: augment.color_jitter(clip, s, prob=0.8), 200)
+  fraction = np.mean([not np.array_equal(out, clip) for out in applied])
+  assert abs(fraction - 0.8) < 0.12
+
+
+def test_random_grayscale():
+  clip = _clip(2, 4, 5)
+  gray = augment.random_grayscale(clip, _seed(0), prob=1.0).numpy()
+  luma = clip @ np.array([0.2989, 0.587, 0.114], np.float32)
+  np.testing.assert_allclose(gray, np.repeat(luma[..., None], 3, axis=-1), atol=1e-3)
+  np.testing.assert_array_equal(augment.random_grayscale(clip, _seed(0), prob=0.0), clip)
+  outputs = _map_over_seeds(lambda seed: augment.random_grayscale(clip, seed), 400)
+  fraction = np.mean([not np.array_equal(out, clip) for out in outputs])
+  assert abs(fraction - 0.2) < 0.08
+
+
+# ---- blur, solarize ------------------------------------------------------------------
+
+def _blur_reference(clip: np.ndarray, sigma: float, kernel_size: int) -> np.ndarray:
+  """Slow 2-D Gaussian blur with explicit loops and reflect padding."""
+  radius = kernel_size // 2
+  taps = np.arange(-radius, radius + 1)
+  kernel = np.exp(-taps**2 / (2 * sigma**2))
+  kernel /= kernel.sum()
+  padded = np.pad(clip, ((0, 0), (radius, radius), (radius, radius), (0, 0)), mode="reflect")
+  out = np.zeros_like(clip, dtype=np.float64)
+  num_frames, height, width, channels = clip.shape
+  for t, i, j, c in np.ndindex(num_frames, height, width, channels):
+    window = padded[t, i:i + kernel_size, j:j + kernel_size, c]
+    out[t, i, j, c] = np.sum(np.outer(kernel, kernel) * window)
+  return out
+
+
+@pytest.mark.parametrize("sigma,kernel_size,height,width", [
+    (1.3, 5, 7, 9), (0.4, 3, 7, 9), (2.0, 7, 7, 9),
+    (2.0, 11, 3, 4),  # kernel wider than the frame: padding reflects repeatedly
+    (1.0, 5, 1, 6),   # a single row
+])
+def test_gaussian_blur_matches_numpy(sigma, kernel_size, height, width):
+  clip = _clip(2, height, width)
+  out = augment.gaussian_blur(clip, sigma, kernel_size)
+  np.testing.assert_allclose(out, _blur_reference(clip, sigma, kernel_size), atol=1e-5)
+
+
+def test_random_gaussian_blur_sigma_and_kernel():
+  assert [augment.default_blur_kernel_size(s) for s in (224, 112, 32, 20, 8)] == [23, 11, 3, 3, 3]
+  clip = _clip(2, 45, 41)  # default kernel for side 41: 5
+  out = augment.random_gaussian_blur(clip, _seed(0), prob=1.0, sigma_range=(1.5, 1.5))
+  np.testing.assert_allclose(out, augment.gaussian_blur(clip, 1.5, 5), atol=1e-6)
+  dynamic = tf.function(
+      lambda x: augment.random_gaussian_blur(x, _seed(0), prob=1.0, sigma_range=(1.5, 1.5)),
+      input_signature=[tf.TensorSpec([2, None, None, 3])])
+  np.testing.assert_allclose(dynamic(clip), out, atol=1e-6)
+  np.testing.assert_array_equal(augment.random_gaussian_blur(clip, _seed(0), prob=0.0), clip)
+  constant = augment.random_gaussian_blur(np.full((1, 9, 9, 3), 0.3, np.float32), _seed(1), 1.0)
+  np.testing.assert_allclose(constant, 0.3, atol=1e-6)
+
+
+def test_random_solarize_matches_numpy():
+  clip = _clip(2, 4, 5)
+  expected = np.where(clip < 0.5, clip, 1.0 - clip)
+  np.testing.assert_allclose(augment.random_solarize(clip, _seed(0), prob=1.0), expected)
+  np.testing.assert_allclose(
+      augment.random_solarize(clip, _seed(0), prob=1.0, threshold=0.3),
+      np.where(clip < 0.3, clip, 1.0 - clip))
+  np.testing.assert_array_equal(augment.random_solarize(clip, _seed(0), prob=0.0), clip)
+
+
+# ---- evaluation crops ------------------------------------------------------------------
+
+def test_spatial_crops_landscape_and_portrait():
+  landscape = _clip(2, 6, 10)
+  one = augment.spatial_crops(landscape, 4, 1).numpy()
+  np.testing.assert_array_equal(one, landscape[None, :, 1:5, 3:7])
+  three = augment.spatial_crops(landscape, 4, 3).numpy()
+  assert three.shape == (3, 2, 4, 4, 3)
+  for crop, x in zip(three, (0, 3, 6)):  # left, centre, right
+    np.testing.assert_array_equal(crop, landscape[:, 1:5, x:x + 4])
+  portrait = np.transpose(landscape, (0, 2, 1, 3))
+  for crop, y in zip(augment.spatial_crops(portrait, 4, 3).numpy(), (0, 3, 6)):  # top..bottom
+    np.testing.assert_array_equal(crop, portrait[:, y:y + 4, 1:5])
+  dynamic = tf.function(
+      functools.partial(augment.spatial_crops, size=4, num_crops=3),
+      input_signature=[tf.TensorSpec([2, None, None, 3])])
+  np.testing.assert_array_equal(dynamic(landscape), three)
+  assert dynamic.get_concrete_function().structured_outputs.shape == (3, 2, 4, 4, 3)
+
+
+# ---- argument checks --------------------------------------------------------------------
+
+def test_bad_arguments_raise():
+  clip = _clip(1, 8, 8)
+  seed = _seed(0)
+  with pytest.raises(ValueError, match="prob"):
+    augment.random_flip_left_right(clip, seed, prob=1.5)
+  with pytest.raises(ValueError, match="area_range"):
+    augment.sample_random_resized_crop_box(seed, 8, 8, area_range=(0.5, 1.2))
+  with pytest.raises(ValueError, match="aspect_ratio_range"):
+    augment.sample_random_resized_crop_box(seed, 8, 8, aspect_ratio_range=(2.0, 0.5))
+  with pytest.raises(ValueError, match="kernel_size"):
+    augment.random_gaussian_blur(clip, seed, 1.0, kernel_size=4)
+  with pytest.raises(ValueError, match="sigma"):
+    augment.gaussian_blur(clip, 0.0, 3)
+  with pytest.raises(ValueError, match="strength"):
+    augment.color_jitter(clip, seed, strength=-1.0)
+  with pytest.raises(ValueError, match="clip"):
+    augment.random_solarize(tf.zeros([1, 8, 8, 3], tf.uint8), seed, 1.0)
+  with pytest.raises(ValueError, match="clip"):
+    augment.random_grayscale(tf.zeros([8, 8, 3]), seed)
+  with pytest.raises(ValueError, match="seed"):
+    augment.random_flip_left_right(clip, tf.constant([1, 2, 3]))
+  with pytest.raises(ValueError, match="size"):
+    augment.random_resized_crop(clip, seed, 0)
+  with pytest.raises(ValueError, match="smaller than crop size"):
+    augment.spatial_crops(clip, 9, 3)
+  with pytest.raises(ValueError, match="order"):
+    augment.adjust_color(clip, 1.0, 1.0, 1.0, 0.0, order=[0, 1, 2])

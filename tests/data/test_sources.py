@@ -1,0 +1,132 @@
+"""Tests of jvrl.data.sources: synthetic, records and TFDS example sources."""
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from jvrl.data import records
+from jvrl.data import sources
+from jvrl.data import synthetic
+from jvrl.data.tf_setup import tf
+
+CONTRACT_DTYPES = {
+    "num_frames": tf.int32, "label": tf.int32, "label_text": tf.string,
+    "captions": tf.string, "waveform": tf.float32, "filename": tf.string,
+}
+
+
+def _data_config(**fields) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict(dict(
+      source="records", train_files="", eval_train_files="", eval_test_files="",
+      tfds_data_dir="", tfds_splits=dict(train="train", eval_train="train", eval_test="test"),
+      synthetic=dict(seed=0, cache_dir="")))
+  config.update(fields)
+  return config
+
+
+def _write_records(directory: str, prefix: str, count: int, num_shards: int) -> str:
+  examples = [records.make_sequence_example(jpeg_frames=[b"a", b"b"], label=i,
+                                            filename=f"video{i}") for i in range(count)]
+  records.write_sharded_records(examples, directory, num_shards, prefix)
+  return records.shard_glob(directory, prefix)
+
+
+def _labels(dataset: tf.data.Dataset) -> list[int]:
+  return [int(e["label"]) for e in dataset.as_numpy_iterator()]
+
+
+@pytest.mark.parametrize("num_shards", [5, 1])
+@pytest.mark.parametrize("shuffle_files", [False, True])
+def test_records_processes_cover_every_example_once(tmp_path, num_shards, shuffle_files):
+  """5 shards: files split across 2 processes; 1 shard: examples split."""
+  pattern = _write_records(str(tmp_path), "train", 13, num_shards)
+  config = _data_config(train_files=pattern)
+  per_process = [
+      _labels(sources.make_example_dataset(config, "train", shuffle_files=shuffle_files,
+                                           seed=3, process_index=p, process_count=2))
+      for p in range(2)]
+  assert all(per_process)
+  assert sorted(per_process[0] + per_process[1]) == list(range(13))
+  again = _labels(sources.make_example_dataset(config, "train", shuffle_files=shuffle_files,
+                                               seed=3, process_index=0, process_count=2))
+  assert again == per_process[0]  # Deterministic for a fixed seed.
+
+
+def test_records_single_process_keeps_write_order(tmp_path):
+  pattern = _write_records(str(tmp_path), "eval_test", 11, 4)
+  dataset = sources.make_example_dataset(_data_config(eval_test_files=pattern), "eval_test",
+                                         shuffle_files=False, seed=0)
+  assert _labels(dataset) == list(range(11))
+  spec = dataset.element_spec
+  assert spec["frames"].dtype == tf.string and spec["frames"].shape.as_list() == [None]
+  for key, dtype in CONTRACT_DTYPES.items():
+    assert spec[key].dtype == dtype, key
+
+
+def test_list_split_files_expands_comma_separated_globs(tmp_path):
+  first = _write_records(str(tmp_path / "a"), "part", 3, 2)
+  second = _write_records(str(tmp_path / "b"), "part", 3, 1)
+  config = _data_config(eval_train_files=f"{second}, {first}")
+  files = sources.list_split_files(config, "eval_train")
+  assert files == sorted(files) and len(files) == 3
+  assert all(f.endswith(".tfrecord") for f in files)
+
+
+def test_bad_globs_name_the_pattern_and_the_field(tmp_path):
+  missing = str(tmp_path / "nothing-*.tfrecord")
+  with pytest.raises(ValueError, match="nothing-.*config.data.train_files"):
+    sources.list_split_files(_data_config(train_files=missing), "train")
+  with pytest.raises(ValueError, match="config.data.eval_test_files"):
+    sources.make_example_dataset(_data_config(), "eval_test", shuffle_files=False, seed=0)
+
+
+def test_bad_arguments():
+  with pytest.raises(ValueError, match="config.data.source"):
+    sources.list_split_files(_data_config(source="parquet"), "train")
+  with pytest.raises(ValueError, match="split"):
+    sources.list_split_files(_data_config(), "validation")
+  with pytest.raises(ValueError, match="process_index"):
+    sources.make_example_dataset(_data_config(), "train", shuffle_files=False, seed=0,
+                                 process_index=2, process_count=2)
+
+
+def test_synthetic_source_returns_the_right_splits(tmp_path):
+  settings = dict(seed=0, height=16, width=16, num_frames=4, sample_rate=100, train_videos=6,
+                  eval_train_videos=4, eval_test_videos=2, train_shards=2, eval_train_shards=1,
+                  eval_test_shards=1, cache_dir=str(tmp_path))
+  config = _data_config(source="synthetic", synthetic=settings)
+  cfg = synthetic.synthetic_config_from_dict(
+      {k: v for k, v in settings.items() if k != "cache_dir"})
+  for split, count in (("train", 6), ("eval_train", 4), ("eval_test", 2)):
+    files = sources.list_split_files(config, split)
+    assert all(os.path.basename(f).startswith(f"{split}-") for f in files)
+    assert all(os.path.dirname(f) == synthetic.dataset_dir(cfg, str(tmp_path)) for f in files)
+    examples = list(sources.make_example_dataset(
+        config, split, shuffle_files=False, seed=0).as_numpy_iterator())
+    assert [int(e["label"]) for e in examples] == list(synthetic.split_labels(cfg, split))
+    assert len(examples) == count
+    assert all(e["num_frames"] == 4 and len(e["captions"]) >= 2 for e in examples)
+    assert all(e["waveform"].shape == (40,) for e in examples)
+
+
+def test_tfds_source_follows_the_contract():
+  config = _data_config(source="tfds:ucf101/ucf101_1_256")
+  with tfds.testing.mock_data(num_examples=3):
+    for split in ("train", "eval_test"):
+      dataset = sources.make_example_dataset(config, split, shuffle_files=False, seed=0,
+                                             process_index=1, process_count=2)
+      examples = list(dataset.take(2).as_numpy_iterator())
+  assert examples
+  spec = dataset.element_spec
+  assert spec["frames"].dtype == tf.uint8 and spec["frames"].shape.as_list()[1:] == [256, 256, 3]
+  for key, dtype in CONTRACT_DTYPES.items():
+    assert spec[key].dtype == dtype, key
+  for example in examples:
+    assert example["num_frames"] == example["frames"].shape[0]
+    assert 0 <= example["label"] < 101
+    assert example["captions"].shape == (0,) and example["waveform"].shape == (0,)
+    assert example["filename"] == b""
+    assert isinstance(example["label_text"], bytes) and example["label_text"]
+  assert np.issubdtype(examples[0]["frames"].dtype, np.uint8)

@@ -1,0 +1,72 @@
+"""Tests for the backbone registry in jvrl.models (and the contract every backbone keeps)."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jvrl import models
+from jvrl.models import resnet3d
+
+
+def test_model_names():
+  assert models.MODEL_NAMES == ("r3d_18", "r2plus1d_18", "r3d_50")
+  assert tuple(models.MODEL_BUILDERS) == models.MODEL_NAMES
+  with pytest.raises(TypeError):
+    models.MODEL_BUILDERS["new"] = resnet3d.r3d_18  # read-only
+
+
+def test_build_model_passes_options():
+  model = models.build_model("r2plus1d_18", width_multiplier=0.25, num_classes=10,
+                             bn_momentum=0.99, bn_epsilon=1e-3, dtype="bfloat16")
+  assert isinstance(model, resnet3d.ResNet3D)
+  assert model.conv_type == "2plus1d"
+  assert (model.width_multiplier, model.num_classes) == (0.25, 10)
+  assert (model.bn_momentum, model.bn_epsilon) == (0.99, 1e-3)
+  assert model.dtype == jnp.bfloat16  # a config's string becomes a dtype
+  assert models.build_model("r3d_50").block_cls is resnet3d.Bottleneck3D
+
+
+def test_unknown_name_lists_known_models():
+  with pytest.raises(ValueError, match="r3d_18.*r2plus1d_18.*r3d_50"):
+    models.build_model("resnet_3d_18")
+
+
+def test_unknown_option_is_named():
+  with pytest.raises(ValueError, match=r"\['depth'\].*width_multiplier"):
+    models.build_model("r3d_18", width_multiplier=0.5, depth=18)
+
+
+def test_invalid_option_value_raises_value_error():
+  with pytest.raises(ValueError, match="width_multiplier"):
+    models.build_model("r3d_18", width_multiplier=-1.0)
+
+
+def test_model_options():
+  assert set(models.model_options("r3d_50")) >= {
+      "width_multiplier", "num_classes", "dtype", "bn_momentum", "bn_epsilon"}
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_every_backbone_keeps_the_contract(name):
+  """Defaults and the feature-map / logits outputs every objective relies on."""
+  model = models.build_model(name)
+  assert isinstance(model, nn.Module)
+  assert (model.width_multiplier, model.num_classes, model.dtype) == (1.0, None, jnp.float32)
+  assert (model.bn_momentum, model.bn_epsilon) == (0.9, 1e-5)
+  video = jax.ShapeDtypeStruct((2, 8, 32, 32, 3), jnp.float32)
+  logits_model = models.build_model(name, width_multiplier=0.125, num_classes=5)
+  variables = jax.eval_shape(
+      lambda: logits_model.init(jax.random.key(0), jnp.zeros(video.shape), train=False))
+  logits = jax.eval_shape(lambda v, x: logits_model.apply(v, x, train=False), variables, video)
+  assert logits.shape == (2, 5)
+  feature_model = models.build_model(name, width_multiplier=0.125)
+  features, updates = jax.eval_shape(
+      lambda v, x: feature_model.apply(v, x, train=True, mutable=["batch_stats"]),
+      variables, video)
+  assert features.ndim == 5 and features.shape[0] == 2
+  assert features.shape[-1] == variables["params"]["classifier"]["kernel"].shape[0]
+  assert set(updates) == {"batch_stats"}
+  # Weight decay masks and sharding rules rely on the leaf names.
+  leaf_names = {str(path[-1].key)
+                for path, _ in jax.tree_util.tree_leaves_with_path(variables["params"])}
+  assert leaf_names <= {"kernel", "bias", "scale"}

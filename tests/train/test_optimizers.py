@@ -1,0 +1,225 @@
+"""Tests for jvrl.train.optimizers."""
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from jvrl.train import optimizers
+
+
+def _opt_config(**overrides) -> ml_collections.ConfigDict:
+  """The CVRL-style config section from the brief, with overrides."""
+  config = dict(
+      name="sgd", learning_rate=0.32, lr_batch_scaling=256, warmup_steps=100,
+      schedule="cosine", end_learning_rate=0.0, momentum=0.9, nesterov=False,
+      b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-6,
+      lars_trust_coefficient=0.001, lars_eps=0.0, grad_clip_norm=0.0)
+  config.update(overrides)
+  return ml_collections.ConfigDict(config)
+
+
+def _reference_lr(step, peak, warmup, total, end, kind):
+  """Slow closed-form schedule, one step at a time."""
+  if step < warmup:
+    return peak * step / warmup
+  progress = min(max((step - warmup) / max(total - warmup, 1), 0.0), 1.0)
+  if kind == "cosine":
+    return end + (peak - end) * 0.5 * (1 + math.cos(math.pi * progress))
+  if kind == "linear":
+    return peak + (end - peak) * progress
+  return peak
+
+
+@pytest.mark.parametrize("kind", ["cosine", "linear", "constant"])
+def test_schedule_matches_closed_form(kind):
+  config = _opt_config(schedule=kind, end_learning_rate=1e-3)
+  schedule = optimizers.make_learning_rate_schedule(config, total_steps=1000,
+                                                    global_batch_size=512)
+  peak = 0.32 * 512 / 256
+  steps = np.array([0, 1, 50, 99, 100, 101, 550, 999, 1000, 5000])
+  got = np.asarray(jax.jit(schedule)(steps))
+  want = [_reference_lr(s, peak, 100, 1000, 1e-3, kind) for s in steps]
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-8)
+  assert got[0] == 0.0
+  np.testing.assert_allclose(got[2], peak / 2, rtol=1e-6)  # mid-warmup
+  np.testing.assert_allclose(got[4], peak, rtol=1e-6)  # end of warmup
+  if kind != "constant":
+    np.testing.assert_allclose(got[8], 1e-3, rtol=1e-5)  # end of training
+    np.testing.assert_allclose(got[9], 1e-3, rtol=1e-5)  # stays there
+  # Scalar steps (the trainer's usage) agree with the vectorised call.
+  np.testing.assert_allclose(float(schedule(550)), got[6], rtol=1e-6)
+
+
+def test_cosine_midpoint_is_half_way():
+  config = _opt_config(warmup_steps=0, learning_rate=1.0, lr_batch_scaling=0,
+                       end_learning_rate=0.2)
+  schedule = optimizers.make_learning_rate_schedule(config, 100, 7)
+  np.testing.assert_allclose(float(schedule(0)), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(float(schedule(50)), 0.6, rtol=1e-6)
+  np.testing.assert_allclose(float(schedule(100)), 0.2, rtol=1e-6)
+
+
+def test_batch_scaling():
+  peak_at = lambda config, batch: float(
+      optimizers.make_learning_rate_schedule(config, 1000, batch)(100))
+  np.testing.assert_allclose(peak_at(_opt_config(), 1024), 0.32 * 4, rtol=1e-6)
+  np.testing.assert_allclose(peak_at(_opt_config(), 64), 0.32 / 4, rtol=1e-6)
+  unscaled = _opt_config(lr_batch_scaling=0)
+  np.testing.assert_allclose(peak_at(unscaled, 1024), 0.32, rtol=1e-6)
+  np.testing.assert_allclose(peak_at(unscaled, 64), 0.32, rtol=1e-6)
+
+
+class _TinyNet(nn.Module):
+  """Conv -> BN -> Dense: kernels, BN scale/bias and a Dense bias."""
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    x = nn.Conv(4, (3, 3), use_bias=False)(x)
+    x = nn.BatchNorm(use_running_average=not train)(x)
+    return nn.Dense(2)(x.mean(axis=(1, 2)))
+
+
+def _tiny_params():
+  variables = _TinyNet().init(jax.random.key(0), jnp.ones((2, 5, 5, 3)))
+  return variables["params"]
+
+
+def test_kernel_weight_decay_mask():
+  params = _tiny_params()
+  mask = optimizers.kernel_weight_decay_mask(params)
+  assert jax.tree.structure(mask) == jax.tree.structure(params)
+  flat = {"/".join(str(k.key) for k in path): value
+          for path, value in jax.tree_util.tree_leaves_with_path(mask)}
+  assert flat == {
+      "Conv_0/kernel": True, "BatchNorm_0/scale": False, "BatchNorm_0/bias": False,
+      "Dense_0/kernel": True, "Dense_0/bias": False}
+
+
+def test_kernel_weight_decay_mask_boxed_params():
+  boxed = {"layer": {"kernel": nn.Partitioned(jnp.ones((2, 2)), names=("a", "b")),
+                     "bias": jnp.zeros(2)}}
+  mask = optimizers.kernel_weight_decay_mask(boxed)
+  assert mask["layer"]["kernel"].value is True
+  assert mask["layer"]["bias"] is False
+
+
+@pytest.mark.parametrize("name", ["sgd", "lars", "adamw"])
+def test_weight_decay_shrinks_only_kernels(name):
+  params = _tiny_params()
+  # Non-zero BN scale/bias and Dense bias, so decay on them would show.
+  params = jax.tree.map(lambda p: p + 0.5, params)
+  config = _opt_config(name=name, weight_decay=0.1, warmup_steps=0, learning_rate=0.5,
+                       lr_batch_scaling=0, schedule="constant")
+  optimizer = optimizers.make_optimizer(config, total_steps=10, global_batch_size=8)
+  zero_grads = jax.tree.map(jnp.zeros_like, params)
+  updates, _ = optimizer.update(zero_grads, optimizer.init(params), params)
+  new_params = optax.apply_updates(params, updates)
+  for path, old in jax.tree_util.tree_leaves_with_path(params):
+    new = new_params
+    for key in path:
+      new = new[key.key]
+    if path[-1].key == "kernel":
+      assert np.all(np.abs(new) < np.abs(old) + 1e-12), path
+      assert not np.allclose(new, old), path
+    else:
+      np.testing.assert_array_equal(new, old, err_msg=str(path))
+
+
+def test_sgd_decay_is_coupled_l2_in_gradient():
+  """SGD: first update = -lr * (grad + wd * param) (momentum buffer starts at 0)."""
+  params = {"dense": {"kernel": jnp.array([[1.0, -2.0]]), "bias": jnp.array([3.0])}}
+  grads = {"dense": {"kernel": jnp.array([[0.5, 0.5]]), "bias": jnp.array([1.0])}}
+  config = _opt_config(weight_decay=0.1, warmup_steps=0, learning_rate=0.2,
+                       lr_batch_scaling=0, schedule="constant")
+  optimizer = optimizers.make_optimizer(config, 10, 8)
+  updates, _ = optimizer.update(grads, optimizer.init(params), params)
+  np.testing.assert_allclose(updates["dense"]["kernel"],
+                             -0.2 * (np.array([[0.5, 0.5]]) + 0.1 * np.array([[1.0, -2.0]])),
+                             rtol=1e-6)
+  np.testing.assert_allclose(updates["dense"]["bias"], [-0.2], rtol=1e-6)
+
+
+@pytest.mark.parametrize("name,nesterov,clip", [
+    ("sgd", False, 0.0), ("sgd", True, 1.0), ("lars", False, 0.0), ("adamw", False, 0.0),
+    ("adamw", False, 0.5)])
+def test_optimizers_reduce_quadratic(name, nesterov, clip):
+  target = jnp.array([[1.0, -2.0], [0.5, 3.0]])
+  params = {"dense": {"kernel": jnp.zeros((2, 2)), "bias": jnp.ones(2)}}
+
+  def loss_fn(p):
+    return jnp.sum((p["dense"]["kernel"] - target) ** 2) + jnp.sum(p["dense"]["bias"] ** 2)
+
+  learning_rate = 0.2 if name == "adamw" else 0.05  # Adam's step size is ~lr per coordinate.
+  config = _opt_config(name=name, learning_rate=learning_rate, lr_batch_scaling=0,
+                       warmup_steps=5, nesterov=nesterov, grad_clip_norm=clip,
+                       lars_trust_coefficient=1.0)
+  optimizer = optimizers.make_optimizer(config, total_steps=100, global_batch_size=8)
+
+  def step(carry, _):
+    p, state = carry
+    grads = jax.grad(loss_fn)(p)
+    updates, state = optimizer.update(grads, state, p)
+    return (optax.apply_updates(p, updates), state), None
+
+  (final, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), length=100)
+  assert float(loss_fn(final)) < 0.05 * float(loss_fn(params))
+
+
+def test_lars_trust_ratio_only_on_kernels():
+  """First LARS update: kernel step = lr * tc * |w| / |g + wd w| * (g + wd w); bias plain SGD."""
+  kernel = jnp.array([[3.0, 4.0]])  # norm 5
+  params = {"dense": {"kernel": kernel, "bias": jnp.array([2.0])}}
+  grads = {"dense": {"kernel": jnp.array([[0.0, 10.0]]), "bias": jnp.array([1.0])}}
+  config = _opt_config(name="lars", learning_rate=0.5, lr_batch_scaling=0, warmup_steps=0,
+                       schedule="constant", weight_decay=0.1, lars_trust_coefficient=0.01)
+  optimizer = optimizers.make_optimizer(config, 10, 8)
+  updates, _ = optimizer.update(grads, optimizer.init(params), params)
+  decayed_grad = np.array([[0.0, 10.0]]) + 0.1 * np.array([[3.0, 4.0]])
+  want_kernel = -0.5 * 0.01 * 5.0 / np.linalg.norm(decayed_grad) * decayed_grad
+  np.testing.assert_allclose(updates["dense"]["kernel"], want_kernel, rtol=1e-5)
+  np.testing.assert_allclose(updates["dense"]["bias"], [-0.5], rtol=1e-6)
+
+
+def test_grad_clipping_bounds_first_update():
+  params = {"w": {"kernel": jnp.zeros(4)}}
+  grads = {"w": {"kernel": jnp.full(4, 100.0)}}
+  config = _opt_config(grad_clip_norm=1.0, momentum=0.0, weight_decay=0.0, warmup_steps=0,
+                       learning_rate=1.0, lr_batch_scaling=0, schedule="constant")
+  optimizer = optimizers.make_optimizer(config, 10, 8)
+  updates, _ = optimizer.update(grads, optimizer.init(params), params)
+  np.testing.assert_allclose(np.linalg.norm(updates["w"]["kernel"]), 1.0, rtol=1e-5)
+
+
+def test_plain_dict_config_and_defaults():
+  schedule = optimizers.make_learning_rate_schedule(
+      {"name": "adamw", "learning_rate": 1e-3}, total_steps=10, global_batch_size=4)
+  np.testing.assert_allclose(float(schedule(0)), 1e-3, rtol=1e-6)  # no warmup, no scaling
+  assert optimizers.make_optimizer({"name": "adamw", "learning_rate": 1e-3}, 10, 4)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(name="rmsprop"), "sgd"),
+    (dict(schedule="step"), "cosine"),
+    (dict(weight_decy=1e-4), "weight_decy"),
+    (dict(learning_rate=-1.0), "learning_rate"),
+    (dict(warmup_steps=2000), "warmup_steps"),
+    (dict(momentum=1.5), "momentum"),
+])
+def test_bad_config_raises(overrides, message):
+  config = _opt_config(**overrides)
+  with pytest.raises(ValueError, match=message):
+    optimizers.make_optimizer(config, total_steps=1000, global_batch_size=256)
+
+
+def test_bad_arguments_raise():
+  with pytest.raises(ValueError, match="total_steps"):
+    optimizers.make_learning_rate_schedule(_opt_config(warmup_steps=0), 0, 256)
+  with pytest.raises(ValueError, match="global_batch_size"):
+    optimizers.make_learning_rate_schedule(_opt_config(), 1000, 0)
+  with pytest.raises(ValueError, match="learning_rate"):
+    optimizers.make_optimizer({"name": "sgd"}, 1000, 256)
