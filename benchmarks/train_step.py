@@ -26,6 +26,8 @@ _BATCH = flags.DEFINE_integer("batch_size", 4, "Global batch (examples; 2 clips 
 _CLIP = flags.DEFINE_integer("clip_length", 16, "Frames per clip.")
 _CROP = flags.DEFINE_integer("crop_size", 112, "Crop side.")
 _WIDTH = flags.DEFINE_float("width_multiplier", 1.0, "Backbone width multiplier.")
+_STRIDED = flags.DEFINE_enum("strided_conv", "native", ["native", "space_to_depth"],
+                             "How strided convs are computed (see jvrl.models.strided_conv).")
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed steps after one warm-up step.")
 
 
@@ -33,6 +35,7 @@ def benchmark_model(model_name: str) -> dict:
   config = cvrl_synthetic.get_config()
   config.model_name = model_name
   config.model.width_multiplier = _WIDTH.value
+  config.model.strided_conv = _STRIDED.value
   config.train.batch_size = _BATCH.value
   config.cvrl.projection_hidden_dim = 2048
   setup = trainer.Setup(config)

@@ -55,7 +55,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model_name = "r3d_18"
   # A narrow R3D-18 (8/16/32/64 channels): XLA's CPU 3-D convs are slow, see
   # ../shared/ENVIRONMENT.md. Use width_multiplier=1.0 on accelerators.
-  config.model = dict(width_multiplier=0.125)
+  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth")
 
   # ---- Objective -------------------------------------------------------------
   config.cvrl = dict(
@@ -67,8 +67,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   # ---- Training ---------------------------------------------------------------
   config.train = dict(
-      batch_size=64,                 # global batch (all devices, all hosts)
-      num_steps=600,
+      batch_size=32,                 # global batch (all devices, all hosts)
+      num_steps=300,
       log_every=20,
       checkpoint_every=200,
       keep_checkpoints=2,

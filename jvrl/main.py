@@ -6,6 +6,7 @@ r"""jvrl command line: pretrain and/or evaluate a video encoder from a config.
 `train` resumes automatically from the newest checkpoint in --workdir; `eval`
 restores the newest checkpoint in --workdir and evaluates it.
 """
+import logging as std_logging
 import os
 import re
 import sys
@@ -29,11 +30,19 @@ _JAX_DISTRIBUTED = flags.DEFINE_bool(
     "detected from the environment).")
 
 
+class _OnlyJvrlInfo(std_logging.Filter):
+  """Keeps INFO lines from jvrl's own code; other libraries' (orbax, jax) only
+  from WARNING up. Their INFO chatter would drown the progress lines."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return record.levelno >= std_logging.WARNING or f"{os.sep}jvrl{os.sep}" in record.pathname
+
+
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.INFO)
-  logging.get_absl_handler().use_absl_log_file = False
+  logging.get_absl_handler().addFilter(_OnlyJvrlInfo())
   import jax  # pylint: disable=g-import-not-at-top
   if _JAX_DISTRIBUTED.value:
     jax.distributed.initialize()

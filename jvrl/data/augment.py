@@ -436,7 +436,7 @@ def cvrl_augment_clip(
     aspect_ratio_range: Sequence[float] = (0.5, 2.0),
     flip_prob: float = 0.5,
 ) -> tf.Tensor:
-  """One CVRL view of a clip: float32 [T, H, W, 3] in [0, 1] -> [T, crop_size, crop_size, 3] in [0, 1].
+  """One CVRL view: float32 [T, H, W, 3] in [0, 1] -> [T, crop_size, crop_size, 3] in [0, 1].
 
   Random resized crop -> flip -> colour jitter -> grayscale -> blur ->
   solarize, every parameter drawn once per clip. CVRL uses blur_prob=1.0,

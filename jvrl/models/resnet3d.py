@@ -30,6 +30,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jvrl.models import strided_conv as strided_conv_lib
+
 Triple = tuple[int, int, int]
 ModuleDef = Callable[..., nn.Module]
 
@@ -62,13 +64,22 @@ def conv2plus1d_mid_features(in_features: int, out_features: int,
 
 
 def conv3d(features: int, kernel_size: Sequence[int], strides: Sequence[int] = (1, 1, 1), *,
-           dtype: Any = jnp.float32, name: str | None = None) -> nn.Conv:
+           dtype: Any = jnp.float32, name: str | None = None,
+           strided_conv: str = "native") -> nn.Conv:
   """A bias-free 3-D conv with symmetric k // 2 padding and He fan-out init.
 
   The returned module maps [B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh),
   ceil(W/sw), features] for odd kernels; params float32, compute in `dtype`.
+  `strided_conv`: 'native' (lax's strided conv) or 'space_to_depth' (the same
+  function computed as a stride-1 conv; much faster gradients on XLA:CPU, see
+  `jvrl.models.strided_conv`). Parameters are identical either way.
   """
-  return nn.Conv(
+  if strided_conv not in strided_conv_lib.STRIDED_CONV_IMPLS:
+    raise ValueError(f"Unknown strided_conv {strided_conv!r}; known: "
+                     f"{strided_conv_lib.STRIDED_CONV_IMPLS}.")
+  impl = (strided_conv_lib.space_to_depth_conv_general_dilated
+          if strided_conv == "space_to_depth" else None)
+  return nn.Conv(conv_general_dilated=impl, 
       features=features, kernel_size=tuple(kernel_size), strides=tuple(strides),
       padding=[(k // 2, k // 2) for k in kernel_size], use_bias=False,
       kernel_init=conv_kernel_init, dtype=dtype, param_dtype=jnp.float32, name=name)
@@ -88,6 +99,7 @@ class Conv2Plus1D(nn.Module):
   kernel_size: Triple = (3, 3, 3)
   strides: Triple = (1, 1, 1)
   dtype: Any = jnp.float32
+  strided_conv: str = "native"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -95,16 +107,16 @@ class Conv2Plus1D(nn.Module):
     t, kh, kw = self.kernel_size
     st, sh, sw = self.strides
     x = conv3d(self.mid_features, (1, kh, kw), (1, sh, sw), dtype=self.dtype,
-               name="spatial_conv")(x)
+               name="spatial_conv", strided_conv=self.strided_conv)(x)
     x = nn.relu(self.norm(name="spatial_bn")(x))
     return conv3d(self.features, (t, 1, 1), (st, 1, 1), dtype=self.dtype,
-                  name="temporal_conv")(x)
+                  name="temporal_conv", strided_conv=self.strided_conv)(x)
 
 
 def spatiotemporal_conv(conv_type: str, features: int, kernel_size: Triple,
                         strides: Triple = (1, 1, 1), *, mid_features: int | None = None,
                         norm: ModuleDef | None = None, dtype: Any = jnp.float32,
-                        name: str | None = None) -> nn.Module:
+                        name: str | None = None, strided_conv: str = "native") -> nn.Module:
   """The conv factory shared by stems and blocks: a full 3-D or a (2+1)-D conv.
 
   Args:
@@ -117,17 +129,20 @@ def spatiotemporal_conv(conv_type: str, features: int, kernel_size: Triple,
     norm: batch-norm constructor for the inner BN ('2plus1d' only; required).
     dtype: compute dtype.
     name: parameter scope name.
+    strided_conv: how strided convs are computed (see `conv3d`).
 
   Returns:
     A module mapping [B, T, H, W, C_in] -> [B, T', H', W', features].
   """
   if conv_type == "3d":
-    return conv3d(features, kernel_size, strides, dtype=dtype, name=name)
+    return conv3d(features, kernel_size, strides, dtype=dtype, name=name,
+                  strided_conv=strided_conv)
   if conv_type == "2plus1d":
     if mid_features is None or norm is None:
       raise ValueError("conv_type='2plus1d' needs mid_features and norm.")
     return Conv2Plus1D(features=features, mid_features=mid_features, norm=norm,
-                       kernel_size=kernel_size, strides=strides, dtype=dtype, name=name)
+                       kernel_size=kernel_size, strides=strides, dtype=dtype, name=name,
+                       strided_conv=strided_conv)
   raise ValueError(f"Unknown conv_type {conv_type!r}; known: {CONV_TYPES}.")
 
 
@@ -147,6 +162,7 @@ class BasicBlock3D(nn.Module):
   temporal_kernel_size: int = 3
   conv_type: str = "3d"
   dtype: Any = jnp.float32
+  strided_conv: str = "native"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -156,10 +172,12 @@ class BasicBlock3D(nn.Module):
     if self.conv_type == "2plus1d":
       mid = conv2plus1d_mid_features(x.shape[-1], self.features, kernel)
     conv = functools.partial(spatiotemporal_conv, self.conv_type, self.features, kernel,
-                             mid_features=mid, norm=self.norm, dtype=self.dtype)
+                             mid_features=mid, norm=self.norm, dtype=self.dtype,
+                             strided_conv=self.strided_conv)
     y = nn.relu(self.norm(name="bn_a")(conv(self.strides, name="conv_a")(x)))
     y = self.norm(name="bn_b")(conv((1, 1, 1), name="conv_b")(y))
-    return nn.relu(y + _shortcut(x, self.features, self.strides, self.norm, self.dtype))
+    return nn.relu(y + _shortcut(x, self.features, self.strides, self.norm, self.dtype,
+                                  self.strided_conv))
 
 
 class Bottleneck3D(nn.Module):
@@ -177,6 +195,7 @@ class Bottleneck3D(nn.Module):
   temporal_kernel_size: int = 1
   conv_type: str = "3d"
   dtype: Any = jnp.float32
+  strided_conv: str = "native"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -186,20 +205,23 @@ class Bottleneck3D(nn.Module):
     st, sh, sw = self.strides
     out_features = self.features * self.expansion
     y = conv3d(self.features, (self.temporal_kernel_size, 1, 1), (st, 1, 1),
-               dtype=self.dtype, name="conv_a")(x)
+               dtype=self.dtype, name="conv_a", strided_conv=self.strided_conv)(x)
     y = nn.relu(self.norm(name="bn_a")(y))
-    y = conv3d(self.features, (1, 3, 3), (1, sh, sw), dtype=self.dtype, name="conv_b")(y)
+    y = conv3d(self.features, (1, 3, 3), (1, sh, sw), dtype=self.dtype, name="conv_b",
+               strided_conv=self.strided_conv)(y)
     y = nn.relu(self.norm(name="bn_b")(y))
     y = self.norm(name="bn_c")(conv3d(out_features, (1, 1, 1), dtype=self.dtype, name="conv_c")(y))
-    return nn.relu(y + _shortcut(x, out_features, self.strides, self.norm, self.dtype))
+    return nn.relu(y + _shortcut(x, out_features, self.strides, self.norm, self.dtype,
+                                  self.strided_conv))
 
 
 def _shortcut(x: jax.Array, out_features: int, strides: Triple, norm: ModuleDef,
-              dtype: Any) -> jax.Array:
+              dtype: Any, strided_conv: str = "native") -> jax.Array:
   """Identity, or a strided 1x1x1 conv + BN when the stride or width changes."""
   if tuple(strides) == (1, 1, 1) and x.shape[-1] == out_features:
     return x
-  x = conv3d(out_features, (1, 1, 1), strides, dtype=dtype, name="shortcut_conv")(x)
+  x = conv3d(out_features, (1, 1, 1), strides, dtype=dtype, name="shortcut_conv",
+             strided_conv=strided_conv)(x)
   return norm(name="shortcut_bn")(x)
 
 
@@ -222,6 +244,8 @@ class ResNet3D(nn.Module):
     num_classes: None -> feature map; else logits from pool + `classifier`.
     dtype: compute dtype; params are always float32.
     bn_momentum, bn_epsilon: batch-norm settings.
+    strided_conv: 'native' or 'space_to_depth' (identical results; the latter
+      for fast gradients on CPU, see `jvrl.models.strided_conv`).
   """
   stage_sizes: Sequence[int]
   block_cls: ModuleDef
@@ -239,6 +263,7 @@ class ResNet3D(nn.Module):
   dtype: Any = jnp.float32
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
+  strided_conv: str = "native"
 
   def __post_init__(self):
     if self.width_multiplier <= 0:
@@ -271,7 +296,8 @@ class ResNet3D(nn.Module):
     x = video.astype(self.dtype)
     x = spatiotemporal_conv(self.conv_type, width(self.stem_features), self.stem_kernel_size,
                             self.stem_strides, mid_features=width(self.stem_mid_features),
-                            norm=norm, dtype=self.dtype, name="stem_conv")(x)
+                            norm=norm, dtype=self.dtype, name="stem_conv",
+                            strided_conv=self.strided_conv)(x)
     x = nn.relu(norm(name="stem_bn")(x))
     if self.stem_max_pool:
       x = nn.max_pool(x, window_shape=(1, 3, 3), strides=(1, 2, 2), padding="SAME")
@@ -280,7 +306,8 @@ class ResNet3D(nn.Module):
         self.temporal_kernel_sizes), start=1):
       x = resnet_stage(x, self.block_cls, num_blocks, width(features), tuple(strides),
                        temporal_kernel_size=temporal_kernel, conv_type=self.conv_type,
-                       norm=norm, dtype=self.dtype, name_prefix=f"stage{stage}")
+                       norm=norm, dtype=self.dtype, name_prefix=f"stage{stage}",
+                       strided_conv=self.strided_conv)
     if self.num_classes is None:
       return x
     pooled = jnp.mean(x, axis=(1, 2, 3))
@@ -291,7 +318,8 @@ class ResNet3D(nn.Module):
 
 def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: int,
                  strides: Triple, *, temporal_kernel_size: int, conv_type: str,
-                 norm: ModuleDef, dtype: Any, name_prefix: str) -> jax.Array:
+                 norm: ModuleDef, dtype: Any, name_prefix: str,
+                 strided_conv: str = "native") -> jax.Array:
   """Applies `num_blocks` blocks named `{name_prefix}_block{j}`; the first carries `strides`.
 
   Must be called inside a compact module method (the blocks become its
@@ -302,13 +330,13 @@ def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: 
     x = block_cls(features=features, norm=norm,
                   strides=strides if index == 0 else (1, 1, 1),
                   temporal_kernel_size=temporal_kernel_size, conv_type=conv_type,
-                  dtype=dtype, name=f"{name_prefix}_block{index}")(x)
+                  dtype=dtype, strided_conv=strided_conv, name=f"{name_prefix}_block{index}")(x)
   return x
 
 
 def r3d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
            dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-           bn_epsilon: float = 1e-5) -> ResNet3D:
+           bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
   """torchvision's R3D-18: (3,7,7)/(1,2,2) stem, 4 x 2 basic blocks of 3x3x3 convs.
 
   Feature map stride (1,2,2) x 8 overall in (T, H, W): [B, 16, 112, 112, 3] ->
@@ -316,12 +344,13 @@ def r3d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
   """
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="3d",
                   width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
-                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+                  strided_conv=strided_conv)
 
 
 def r2plus1d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
                 dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-                bn_epsilon: float = 1e-5) -> ResNet3D:
+                bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
   """torchvision's R(2+1)D-18: (2+1)-D stem (45 mid channels) and (2+1)-D basic blocks.
 
   Same output shapes as `r3d_18`; 31,505,325 params with num_classes=400.
@@ -329,12 +358,12 @@ def r2plus1d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="2plus1d",
                   stem_mid_features=45, width_multiplier=width_multiplier,
                   num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
-                  bn_epsilon=bn_epsilon)
+                  bn_epsilon=bn_epsilon, strided_conv=strided_conv)
 
 
 def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
            dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-           bn_epsilon: float = 1e-5) -> ResNet3D:
+           bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
   """CVRL's R3D-50 (REFERENCE §1): (5,7,7)/(2,2,2) stem + max-pool, bottlenecks [3,4,6,3].
 
   Temporal kernels 1,1,3,3 per stage, spatial stride 2 in stages 2-4, no
@@ -346,4 +375,5 @@ def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
                   temporal_kernel_sizes=(1, 1, 3, 3), stem_kernel_size=(5, 7, 7),
                   stem_strides=(2, 2, 2), stem_max_pool=True,
                   width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
-                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon)
+                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+                  strided_conv=strided_conv)

@@ -39,11 +39,11 @@ def small_head():
                        if str(path[-1].key) == "scale" else
                        jnp.asarray(rng.normal(0, 0.3, v.shape), jnp.float32)
                        if str(path[-1].key) == "bias" else v), variables)
-  return head, x, variables
+  return head, x, variables, jax.jit(lambda v, x: head.apply(v, x, train=False))
 
 
 def test_projection_mlp_layers_and_shapes(small_head):
-  head, x, variables = small_head
+  _, x, variables, eval_fn = small_head
   params = variables["params"]
   assert sorted(params) == ["hidden0_bn", "hidden0_dense", "hidden1_bn", "hidden1_dense",
                             "hidden2_bn", "hidden2_dense", "output_dense"]
@@ -53,12 +53,12 @@ def test_projection_mlp_layers_and_shapes(small_head):
   assert params["output_dense"]["kernel"].shape == (32, 8)
   assert params["output_dense"]["bias"].shape == (8,)
   assert sorted(variables["batch_stats"]) == ["hidden0_bn", "hidden1_bn", "hidden2_bn"]
-  out = head.apply(variables, x, train=False)
+  out = eval_fn(variables, x)
   assert out.shape == (6, 8) and out.dtype == jnp.float32
 
 
 def test_projection_mlp_train_mode_matches_numpy(small_head):
-  head, x, variables = small_head
+  head, x, variables, _ = small_head
   out, updates = jax.jit(lambda v, x: head.apply(v, x, train=True, mutable=["batch_stats"]))(
       variables, x)
   p = jax.tree.map(lambda a: np.asarray(a, np.float64), variables["params"])
@@ -77,8 +77,8 @@ def test_projection_mlp_train_mode_matches_numpy(small_head):
 
 
 def test_projection_mlp_eval_mode_uses_running_stats(small_head):
-  head, x, variables = small_head
-  out = head.apply(variables, x, train=False)
+  _, x, variables, eval_fn = small_head
+  out = eval_fn(variables, x)
   p = jax.tree.map(lambda a: np.asarray(a, np.float64), variables["params"])
   h = np.asarray(x, np.float64)
   for layer in range(3):
