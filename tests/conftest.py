@@ -20,25 +20,35 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import pytest  # noqa: E402
 
 
+# The default CVRL config shrunk to seconds: tiny videos, model and steps.
+# Shared by the in-process tests (applied to a ConfigDict) and the end-to-end
+# test (passed as --config.* flags).
+TINY_CVRL_OVERRIDES = {
+    "data.synthetic.height": 32, "data.synthetic.width": 32,
+    "data.synthetic.num_frames": 16, "data.synthetic.train_videos": 32,
+    "data.synthetic.eval_train_videos": 20, "data.synthetic.eval_test_videos": 10,
+    "data.clip_length": 4, "data.crop_size": 16, "data.shuffle_buffer": 16,
+    "model.width_multiplier": 0.0625,
+    "cvrl.projection_hidden_dim": 32, "cvrl.projection_dim": 16,
+    "train.batch_size": 8, "train.num_steps": 4, "train.log_every": 2,
+    "train.checkpoint_every": 2, "train.keep_checkpoints": 3,
+    "optimizer.warmup_steps": 1,
+    "eval.resize_short_side": 16, "eval.crop_size": 16, "eval.batch_size": 8,
+    "eval.linear_probe.steps": 50, "eval.knn.k": 5,
+}
+
+
 def make_tiny_cvrl_config(cache_dir: str):
-  """The default CVRL config shrunk to seconds: tiny videos, model and steps."""
+  """`configs/cvrl_synthetic.py` with TINY_CVRL_OVERRIDES, caching under `cache_dir`."""
   from configs import cvrl_synthetic  # pylint: disable=g-import-not-at-top
   config = cvrl_synthetic.get_config()
-  config.data.synthetic.update(dict(
-      height=32, width=32, num_frames=16, train_videos=32, eval_train_videos=20,
-      eval_test_videos=10, cache_dir=cache_dir))
-  config.data.clip_length = 4
-  config.data.crop_size = 16
-  config.data.shuffle_buffer = 16
-  config.model.width_multiplier = 0.0625
-  config.cvrl.projection_hidden_dim = 32
-  config.cvrl.projection_dim = 16
-  config.train.update(dict(batch_size=8, num_steps=4, log_every=2, checkpoint_every=2,
-                           keep_checkpoints=3))
-  config.optimizer.warmup_steps = 1
-  config.eval.update(dict(resize_short_side=16, crop_size=16, batch_size=8))
-  config.eval.linear_probe.steps = 50
-  config.eval.knn.k = 5
+  for path, value in TINY_CVRL_OVERRIDES.items():
+    *parents, leaf = path.split(".")
+    node = config
+    for parent in parents:
+      node = node[parent]
+    node[leaf] = value
+  config.data.synthetic.cache_dir = cache_dir
   return config
 
 

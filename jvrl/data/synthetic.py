@@ -39,7 +39,7 @@ import numpy as np
 
 from jvrl.data import records
 
-GENERATOR_VERSION = 1  # Bump when rendering changes: it is part of the cache key.
+GENERATOR_VERSION = 3  # Bump when rendering changes: it is part of the cache key.
 SPLITS = ("train", "eval_train", "eval_test")
 REFERENCE_SIZE = 64  # Pixel quantities in SyntheticConfig are for 64x64 frames.
 
@@ -108,6 +108,15 @@ class SyntheticConfig:
       drift speed is uniform in [0, max], direction uniform.
     noise_std: std of the per-pixel (uniform) noise, intensities in [0, 1].
     object_size_range: object diameter range (px at 64x64).
+    num_objects: copies of the object (same shape, colour and size) spread on
+      a jittered grid, all moving with the video's motion, so that a random
+      crop (CVRL's augmentation keeps as little as 30% of the frame) almost
+      always still shows the motion.
+    appearance_segment_frames: every this many frames the background texture
+      and the object colour are drawn anew while the motion continues (0 =
+      never). Two clips of one video then share their motion but rarely their
+      appearance, so contrastive learning has to use motion to match them,
+      the property the benchmark needs (captions name the first colour).
     speed_range: translation speed range (px/frame at 64x64).
     jpeg_quality: JPEG quality of the stored frames.
     train_shards, eval_train_shards, eval_test_shards: TFRecord files per split.
@@ -125,6 +134,8 @@ class SyntheticConfig:
   background_drift_max: float = 0.5
   noise_std: float = 0.02
   object_size_range: tuple[float, float] = (12.0, 24.0)
+  num_objects: int = 4
+  appearance_segment_frames: int = 8
   speed_range: tuple[float, float] = (1.0, 3.0)
   jpeg_quality: int = 90
   train_shards: int = 8
@@ -144,7 +155,11 @@ class SyntheticConfig:
           f"num_classes must be in [1, {len(MOTION_CLASSES)}], got {self.num_classes}.")
     if self.height < 16 or self.width < 16:
       raise ValueError(f"height and width must be >= 16, got {self.height}x{self.width}.")
-    positive = ("num_frames", "fps", "sample_rate", "train_shards", "eval_train_shards",
+    if self.appearance_segment_frames < 0:
+      raise ValueError("appearance_segment_frames must be >= 0, got "
+                       f"{self.appearance_segment_frames}.")
+    positive = ("num_frames", "fps", "sample_rate", "num_objects", "train_shards",
+                "eval_train_shards",
                 "eval_test_shards")
     for name in positive:
       if not getattr(self, name) > 0:
@@ -392,6 +407,20 @@ def _captions(rng: np.random.Generator, label: int, colour_name: str, shape: str
           for article, i in zip(articles, chosen)]
 
 
+def _object_offsets(rng: np.random.Generator, cfg: SyntheticConfig) -> np.ndarray:
+  """[num_objects, 2] (x, y) offsets of the copies: a jittered grid over the frame.
+
+  The first copy has offset (0, 0) (it is the object `_sample_motion` placed).
+  """
+  cols = int(np.ceil(np.sqrt(cfg.num_objects)))
+  rows = int(np.ceil(cfg.num_objects / cols))
+  cells = np.stack(np.meshgrid(np.arange(cols), np.arange(rows)), -1).reshape(-1, 2)
+  cells = cells[:cfg.num_objects].astype(np.float64)
+  jitter = rng.uniform(-0.15, 0.15, size=cells.shape)
+  jitter[0] = 0.0
+  return (cells + jitter) * np.array([cfg.width / cols, cfg.height / rows])
+
+
 def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> dict[str, Any]:
   """Renders one video of class `label`, deterministic given the rng state.
 
@@ -405,17 +434,33 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
     'waveform':     float32 [S] in [-1, 1], S = round(T / fps * sample_rate).
     'captions':     2-3 captions (str) naming colour, shape and motion.
     'label_text':   the class name, e.g. 'move_right'.
-    'object_alpha': float32 [T, H, W] in [0, 1], the object's coverage (for
-                    tests and visualisation; not stored in records).
+    'object_alpha': float32 [T, H, W] in [0, 1], the FIRST object's coverage
+                    (for tests and visualisation; not stored in records).
     'shape', 'colour': the object's shape and colour names.
   """
   if not 0 <= label < cfg.num_classes:
     raise ValueError(f"label must be in [0, {cfg.num_classes}), got {label}.")
-  frames, background_mean = _render_background(rng, cfg)
   shape = SHAPES[rng.integers(len(SHAPES))]
-  colour_name, colour = _choose_colour(rng, background_mean)
   motion = _sample_motion(rng, label, cfg)
-  alpha = _composite_object(rng, frames, motion, shape, colour)
+  offsets = _object_offsets(rng, cfg)
+  segment = cfg.appearance_segment_frames or cfg.num_frames
+  segment_frames, alphas, colour_names = [], [], []
+  for start in range(0, cfg.num_frames, segment):
+    # A new background and object colour per segment; the motion goes on.
+    length = min(segment, cfg.num_frames - start)
+    frames, background_mean = _render_background(
+        rng, dataclasses.replace(cfg, num_frames=length))
+    colour_name, colour = _choose_colour(rng, background_mean)
+    colour_names.append(colour_name)
+    segment_motion = _Motion(*(field[start:start + length] for field in motion))
+    for copy_index, (offset_x, offset_y) in enumerate(offsets):
+      copy = segment_motion._replace(center_x=segment_motion.center_x + offset_x,
+                                     center_y=segment_motion.center_y + offset_y)
+      copy_alpha = _composite_object(rng, frames, copy, shape, colour)
+      if copy_index == 0:
+        alphas.append(copy_alpha)
+    segment_frames.append(frames)
+  frames, alpha, colour_name = np.concatenate(segment_frames), np.concatenate(alphas), colour_names[0]
   # Uniform per-pixel noise of standard deviation noise_std (uniform: cheap to draw).
   noise = rng.random(size=frames.shape, dtype=np.float32) - np.float32(0.5)
   noise *= np.float32(np.sqrt(12.0) * cfg.noise_std)
