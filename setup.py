@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "ml-collections>=1.1.0,<1.2",
     "tensorflow-cpu>=2.21,<2.22",
     "tensorflow-datasets>=4.9.10,<4.10",
+    "tensorboard>=2.21,<2.22",  # tf.summary needs it; tensorflow-cpu does not pull it in
     "numpy>=2.0",
     "absl-py",
 ]
