@@ -242,6 +242,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, 
     checkpointing.export_encoder(
         os.path.join(workdir, EXPORT_SUBDIR), model_name=config.model_name,
         model_kwargs=config.model.to_dict(), variables=encoder)
+    log_info("Exported the encoder to %s.", os.path.join(workdir, EXPORT_SUBDIR))
   return state, encoder
 
 
