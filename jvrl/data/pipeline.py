@@ -10,10 +10,9 @@ Randomness is stateless: example number `i` of process `p` is preprocessed
 with seed (config.seed, i * process_count + p), so a run is reproducible for a
 fixed seed and file order, whatever tf.data's parallelism.
 """
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import ml_collections
-import numpy as np
 
 from jvrl.data import augment
 from jvrl.data import decode
@@ -137,7 +136,3 @@ def pad_batch(batch: Mapping[str, tf.Tensor], batch_size: int) -> dict:
     return tf.ensure_shape(padded, [batch_size] + x.shape[1:].as_list())
   return {k: pad(v) for k, v in batch.items()}
 
-
-def as_numpy_batches(dataset: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
-  """Iterates a tf.data dataset as dicts of numpy arrays (no copies)."""
-  return dataset.as_numpy_iterator()

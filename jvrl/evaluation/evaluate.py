@@ -26,7 +26,6 @@ from jvrl.evaluation import retrieval
 from jvrl.train import sharding
 from jvrl.train.metrics_writer import MetricsWriter, log_info
 
-HEADLINE_METRICS = ("linear_probe_top1", "knn_top1")
 RANDOM_INIT_PREFIX = "random_init_"
 
 
