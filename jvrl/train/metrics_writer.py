@@ -41,4 +41,4 @@ class MetricsWriter:
 def log_info(message: str, *args) -> None:
   """Logs on process 0 only (avoids N copies of every line on a pod)."""
   if jax.process_index() == 0:
-    logging.info(message, *args)
+    logging.info(message, *args, stacklevel=2)  # name the caller, not this helper
