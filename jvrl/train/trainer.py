@@ -164,28 +164,28 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, 
   mesh, objective = setup.mesh, setup.objective
   checkpointer = checkpointing.Checkpointer(
       os.path.join(workdir, CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
-  spec_dataset = pipeline.make_train_dataset(
-      config, objective.preprocess_train, setup.local_batch_size,
-      process_index=jax.process_index(), process_count=jax.process_count())
-  abstract_state, state_shardings = setup.abstract_state(spec_dataset.element_spec)
-
   latest = checkpointer.latest_step()
+  # The pipeline starts at the first example the checkpoint has not seen yet
+  # (the checkpoint's step is the number of batches consumed).
+  start_step = latest or 0
+  dataset = pipeline.make_train_dataset(
+      config, objective.preprocess_train, setup.local_batch_size,
+      process_index=jax.process_index(), process_count=jax.process_count(),
+      start_example=start_step * setup.local_batch_size)
+  abstract_state, state_shardings = setup.abstract_state(dataset.element_spec)
   if latest is not None:
     state, _ = checkpointer.restore(abstract_state, step=latest)
     log_info("Resumed from checkpoint at step %d in %s.", latest, workdir)
   else:
-    state = setup.fresh_state(spec_dataset.element_spec, state_shardings)
-  start_step = int(jax.device_get(state.step))
+    state = setup.fresh_state(dataset.element_spec, state_shardings)
+  if int(jax.device_get(state.step)) != start_step:
+    raise ValueError(f"Checkpoint {latest} in {workdir} holds step "
+                     f"{int(jax.device_get(state.step))}; the checkpoint is inconsistent.")
   param_count = sum(x.size for x in jax.tree.leaves(state.params))
   log_info("Objective %s, model %s: %s parameters; mesh %s; global batch %d.",
            objective.name, config.model_name, f"{param_count:,}", dict(mesh.shape),
            setup.global_batch_size)
 
-  # The pipeline restarts at the first example this step has not seen yet.
-  dataset = pipeline.make_train_dataset(
-      config, objective.preprocess_train, setup.local_batch_size,
-      process_index=jax.process_index(), process_count=jax.process_count(),
-      start_example=start_step * setup.local_batch_size)
   batches = device_batches.prefetch_to_mesh(dataset.as_numpy_iterator(), mesh)
 
   train_step = jax.jit(
