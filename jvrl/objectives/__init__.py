@@ -11,8 +11,26 @@ def _build_cvrl(config: ml_collections.ConfigDict) -> Objective:
   return cvrl.build_cvrl_objective(config)
 
 
+def _build_supervised(config: ml_collections.ConfigDict) -> Objective:
+  from jvrl.objectives import supervised  # pylint: disable=g-import-not-at-top
+  return supervised.build_supervised_objective(config)
+
+
+def _build_prp(config: ml_collections.ConfigDict) -> Objective:
+  from jvrl.objectives import prp  # pylint: disable=g-import-not-at-top
+  return prp.build_prp_objective(config)
+
+
+def _build_combined(config: ml_collections.ConfigDict) -> Objective:
+  from jvrl.objectives import combined  # pylint: disable=g-import-not-at-top
+  return combined.build_combined_objective(config, OBJECTIVES)
+
+
 OBJECTIVES: dict[str, Callable[[ml_collections.ConfigDict], Objective]] = {
     "cvrl": _build_cvrl,
+    "supervised": _build_supervised,
+    "prp": _build_prp,
+    "combined": _build_combined,
 }
 
 

@@ -1,0 +1,92 @@
+"""Supervised classification of one augmented clip per video: a baseline objective.
+
+Not self-supervised: it uses the labels that the self-supervised objectives
+ignore. It answers "what does this encoder reach on these videos with labels,
+in the same budget?" (an upper reference for the pretraining objectives) and
+is the objective that fine-tuning builds on. One clip per video is sampled
+uniformly and augmented with the CVRL view-1 settings of `config.augment`;
+the encoder's pooled features go through a linear classifier trained with
+softmax cross-entropy. Videos without a label (label < 0) are an error.
+"""
+from typing import Any, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from jvrl import models
+from jvrl.data import augment
+from jvrl.data import decode
+from jvrl.data import sampling
+from jvrl.data.tf_setup import tf
+from jvrl.models import heads
+from jvrl.models import inputs
+from jvrl.objectives import base
+
+
+class ClassifierModel(nn.Module):
+  """Encoder + global average pool + linear classifier."""
+  encoder: nn.Module
+  num_classes: int
+
+  @nn.compact
+  def __call__(self, batch: Mapping[str, jax.Array], train: bool) -> dict:
+    """batch['clip']: uint8 [B, T, H, W, 3] -> {'logits': float32 [B, num_classes]}."""
+    feature_map = self.encoder(inputs.to_unit_float(batch["clip"]), train=train)
+    logits = nn.Dense(self.num_classes, name="classifier")(
+        heads.global_average_pool(feature_map).astype(jnp.float32))
+    return {"logits": logits}
+
+
+def make_supervised_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
+  """Returns the tf.data function making one (augmented clip, label) example."""
+  clip_length = config.data.clip_length
+  stride = config.data.frame_stride
+  aug = config.augment
+
+  def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
+    start_seed, view_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    num_frames = example["num_frames"]
+    start = sampling.sample_uniform_clip_start(num_frames, clip_length, stride, start_seed)
+    indices = sampling.clip_frame_indices(start, clip_length, stride, num_frames)
+    clip = tf.cast(decode.decode_frames(example["frames"], indices), tf.float32) / 255.0
+    clip = augment.cvrl_augment_clip(
+        clip, view_seed, crop_size=config.data.crop_size,
+        blur_prob=aug.blur_prob[0], solarize_prob=aug.solarize_prob[0],
+        color_strength=aug.color_strength, color_prob=aug.color_prob,
+        grayscale_prob=aug.grayscale_prob, area_range=tuple(aug.area_range),
+        aspect_ratio_range=tuple(aug.aspect_ratio_range), flip_prob=aug.flip_prob)
+    label = tf.debugging.assert_non_negative(
+        example["label"], message="The supervised objective needs labelled videos "
+        "(clip/label/index); found a video without one.")
+    with tf.control_dependencies([label]):
+      label = tf.identity(example["label"])
+    return {"clip": tf.cast(tf.round(clip * 255.0), tf.uint8), "label": tf.cast(label, tf.int32)}
+
+  return preprocess
+
+
+def classification_loss(outputs: Mapping[str, jax.Array],
+                        batch: Mapping[str, jax.Array]) -> tuple[jax.Array, dict]:
+  """Mean softmax cross-entropy and top-1 accuracy over the (global) batch."""
+  logits, labels = outputs["logits"], batch["label"]
+  loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+  accuracy = jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
+  return loss, {"accuracy": accuracy}
+
+
+def build_supervised_objective(config: ml_collections.ConfigDict) -> base.Objective:
+  """Builds the classifier from `config.model_name`, `config.model`, `config.supervised.num_classes`."""
+  encoder = models.build_model(config.model_name, **config.model.to_dict())
+  num_classes = config.supervised.num_classes
+  if num_classes < 2:
+    raise ValueError(f"config.supervised.num_classes must be >= 2, got {num_classes}.")
+  return base.Objective(
+      name="supervised",
+      model=ClassifierModel(encoder=encoder, num_classes=num_classes),
+      loss_fn=classification_loss,
+      preprocess_train=make_supervised_preprocess(config),
+      clips_per_example=1,
+  )
