@@ -27,6 +27,6 @@ setuptools.setup(
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "test": ["pytest>=8", "pytest-xdist"],
-        "data": ["av>=12"],
+        "data": ["av>=12", "pillow>=10"],  # data/prepare_videos.py: decoding, JPEG
     },
 )

@@ -1,0 +1,102 @@
+r"""Turns a collection of videos into jvrl training records (jvrl/data/prepare/).
+
+  # A folder of class sub-folders (every video into split 'train'):
+  python data/prepare_videos.py --input=/data/my_videos --output_dir=/data/my_records
+  # A CSV: path,label[,caption][,start,end][,split]
+  python data/prepare_videos.py --input=/data/clips.csv --output_dir=/data/clips_records
+  # UCF101 with its official split 1 (splits 'train' and 'test'):
+  python data/prepare_videos.py --input=/data/UCF-101 --format=ucf101 \
+      --split_file=/data/ucfTrainTestlist --split_number=1 --output_dir=/data/ucf101_records
+  # HMDB51: --format=hmdb51 --split_file=/data/testTrainMulti_7030_splits
+  # Kinetics: the annotation CSV against the folder of downloaded clips:
+  python data/prepare_videos.py --input=/data/k400/train.csv --format=kinetics \
+      --video_root=/data/k400/train --output_dir=/data/k400_records
+
+Writes OUT/{split}-XXXXX-of-YYYYY.tfrecord, OUT/labels.txt, OUT/manifest.json
+and OUT/report.json (every video that failed or was flagged, with the reason),
+then prints a summary and the `python -m jvrl.main` flags that read the
+records. Rerun the same command after an interruption: it continues where it
+stopped. Exit status: 0; 1 with --strict when any video failed; 2 when the
+input cannot be listed or OUT holds another preparation.
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+try:
+  import jvrl  # noqa: F401
+except ImportError:  # Run from a checkout without installing jvrl.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top
+from jvrl.data.prepare import decode_video
+from jvrl.data.prepare import inputs
+from jvrl.data.prepare import labels
+from jvrl.data.prepare import video_record
+# pylint: enable=g-import-not-at-top
+
+_INPUT = flags.DEFINE_string(
+    "input", None, "A folder of class sub-folders, a CSV, the UCF101/HMDB51 video folder, or a "
+    "Kinetics annotation CSV.")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write (OUT).")
+_FORMAT = flags.DEFINE_enum("format", "auto", inputs.FORMATS, "Input format (auto: folder or CSV).")
+_SPLIT = flags.DEFINE_string("split", "train", "Split of a folder's videos and of CSV rows "
+                             "without a split column.")
+_SPLIT_FILE = flags.DEFINE_string(
+    "split_file", "", "UCF101/HMDB51: the folder of official split lists (or comma-separated "
+    "list files / globs).")
+_SPLIT_NUMBER = flags.DEFINE_integer("split_number", 1, "Official split (1-3) when "
+                                     "--split_file is a folder.")
+_VIDEO_ROOT = flags.DEFINE_string("video_root", "", "CSV/Kinetics: folder of the videos "
+                                  "(default: the CSV's folder).")
+_LABELS_FILE = flags.DEFINE_string("labels_file", "", "Use this labels.txt (e.g. an earlier "
+                                   "run's) for the class indices.")
+_NUM_SHARDS = flags.DEFINE_integer("num_shards", 0, "Shards per split (0: one per 100 videos).")
+_WORKERS = flags.DEFINE_integer("workers", 0, "Decoding processes (0: every CPU; 1: no "
+                                "subprocess).")
+_SHORT_SIDE = flags.DEFINE_integer("short_side", 256, "Resize frames so the short side is this "
+                                   "(0: native size).")
+_FPS = flags.DEFINE_float("fps", 0.0, "Resample to this frame rate (0: keep every frame).")
+_AUDIO_RATE = flags.DEFINE_integer("audio_rate", 48000, "Mono audio sample rate (0: no audio).")
+_MIN_FRAMES = flags.DEFINE_integer("min_frames", 16, "Flag (but keep) videos with fewer frames.")
+_JPEG_QUALITY = flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the frames (1-100).")
+_STRICT = flags.DEFINE_bool("strict", False, "Exit with status 1 if any video failed.")
+_PROGRESS = flags.DEFINE_bool("progress", True, "Show the progress line on stderr.")
+
+flags.mark_flags_as_required(["input", "output_dir"])
+
+
+def main(argv: list[str]) -> int:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  # Imported here, not at the top: worker processes are spawned and re-import
+  # this file, and `prepare` loads TensorFlow (seconds and ~600 MB per worker)
+  # which only this process needs.
+  from jvrl.data.prepare import prepare  # pylint: disable=g-import-not-at-top
+  try:
+    listing = inputs.list_videos(
+        _INPUT.value, fmt=_FORMAT.value, split=_SPLIT.value, split_file=_SPLIT_FILE.value,
+        split_number=_SPLIT_NUMBER.value, video_root=_VIDEO_ROOT.value)
+    options = video_record.RecordOptions(
+        decode=decode_video.DecodeOptions(short_side=_SHORT_SIDE.value, fps=_FPS.value,
+                                          audio_rate=_AUDIO_RATE.value),
+        jpeg_quality=_JPEG_QUALITY.value, min_frames=_MIN_FRAMES.value)
+    summary = prepare.prepare_videos(
+        listing, _OUTPUT_DIR.value, options=options, num_shards=_NUM_SHARDS.value,
+        workers=_WORKERS.value or None,
+        label_order=labels.read_labels(_LABELS_FILE.value) if _LABELS_FILE.value else None,
+        show_progress=_PROGRESS.value)
+  except ValueError as e:
+    print(f"prepare_videos: {e}", file=sys.stderr)
+    return 2
+  print(summary.format())
+  if _STRICT.value and summary.failed:
+    print(f"--strict: {summary.failed} videos failed (see report.json).", file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)
