@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jvrl.models import c3d
 from jvrl.models import resnet3d
 
 # Read-only: name -> builder taking keyword-only options (width_multiplier,
@@ -22,6 +23,7 @@ MODEL_BUILDERS: Mapping[str, Callable[..., nn.Module]] = types.MappingProxyType(
     "r3d_18": resnet3d.r3d_18,
     "r2plus1d_18": resnet3d.r2plus1d_18,
     "r3d_50": resnet3d.r3d_50,
+    "c3d": c3d.c3d, "r3d_prp": resnet3d.r3d_prp, "r2plus1d_prp": resnet3d.r2plus1d_prp,
 })
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_BUILDERS)
 

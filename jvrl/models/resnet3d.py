@@ -4,8 +4,8 @@ One generic `ResNet3D` builds every variant from a few architecture fields:
 the stem, a list of stages (blocks per stage, width, stride, temporal kernel),
 the block class (`BasicBlock3D` or `Bottleneck3D`) and the convolution type
 ('3d': full t x k x k kernels; '2plus1d': a (1, k, k) spatial conv -> BN -> ReLU
--> (t, 1, 1) temporal conv, as R(2+1)D). Later backbones (PRP's one-block-per-
-stage R3D / R(2+1)D) are a new builder with other field values.
+-> (t, 1, 1) temporal conv, as R(2+1)D). PRP's one-block-per-stage R3D / R(2+1)D
+(`r3d_prp`, `r2plus1d_prp`) are the same class with other field values.
 
 Conventions shared by every backbone in `jvrl.models`:
   * input: float video [B, T, H, W, C], already normalised by the caller;
@@ -36,6 +36,12 @@ Triple = tuple[int, int, int]
 ModuleDef = Callable[..., nn.Module]
 
 CONV_TYPES = ("3d", "2plus1d")
+# How a (2+1)-D basic block chooses its mid widths: 'per_block' computes one
+# width from the block's input and output widths and uses it for both convs
+# (torchvision's r2plus1d_18); 'per_conv' computes each conv's own width from
+# its own input and output widths (the R(2+1)D paper's formula applied per
+# conv, as PRP's code does).
+MID_FEATURES_RULES = ("per_block", "per_conv")
 
 # torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu'): an
 # untruncated normal with variance 2 / (out_channels * kernel volume).
@@ -152,8 +158,12 @@ class BasicBlock3D(nn.Module):
   conv_a (strides) -> bn_a -> ReLU -> conv_b -> bn_b, + shortcut, ReLU. The
   shortcut is a strided 1x1x1 conv + BN (`shortcut_conv`, `shortcut_bn`) when
   the shape changes, else the identity. With conv_type '2plus1d' both convs are
-  `Conv2Plus1D` whose mid width is computed ONCE from the block's input width
-  and `features` and used for both (torchvision's r2plus1d_18).
+  `Conv2Plus1D`; `mid_features_rule` 'per_block' (default) computes their mid
+  width ONCE from the block's input width and `features` and uses it for both
+  (torchvision's r2plus1d_18), 'per_conv' computes each conv's own (PRP).
+  `shortcut_conv_type` '2plus1d' factorises the 1x1x1 projection as well
+  (PRP's R(2+1)D: (1,1,1) spatial conv -> BN -> ReLU -> (1,1,1) temporal conv,
+  mid width floor(in * out / (in + out))); default '3d' (one 1x1x1 conv).
   """
   expansion: ClassVar[int] = 1
   features: int
@@ -163,21 +173,29 @@ class BasicBlock3D(nn.Module):
   conv_type: str = "3d"
   dtype: Any = jnp.float32
   strided_conv: str = "native"
+  mid_features_rule: str = "per_block"
+  shortcut_conv_type: str = "3d"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """[B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw), features]."""
+    if self.mid_features_rule not in MID_FEATURES_RULES:
+      raise ValueError(f"Unknown mid_features_rule {self.mid_features_rule!r}; known: "
+                       f"{MID_FEATURES_RULES}.")
     kernel = (self.temporal_kernel_size, 3, 3)
-    mid = None
+    mid_a = mid_b = None
     if self.conv_type == "2plus1d":
-      mid = conv2plus1d_mid_features(x.shape[-1], self.features, kernel)
+      mid_a = conv2plus1d_mid_features(x.shape[-1], self.features, kernel)
+      mid_b = (mid_a if self.mid_features_rule == "per_block"
+               else conv2plus1d_mid_features(self.features, self.features, kernel))
     conv = functools.partial(spatiotemporal_conv, self.conv_type, self.features, kernel,
-                             mid_features=mid, norm=self.norm, dtype=self.dtype,
+                             norm=self.norm, dtype=self.dtype,
                              strided_conv=self.strided_conv)
-    y = nn.relu(self.norm(name="bn_a")(conv(self.strides, name="conv_a")(x)))
-    y = self.norm(name="bn_b")(conv((1, 1, 1), name="conv_b")(y))
+    y = conv(self.strides, mid_features=mid_a, name="conv_a")(x)
+    y = nn.relu(self.norm(name="bn_a")(y))
+    y = self.norm(name="bn_b")(conv((1, 1, 1), mid_features=mid_b, name="conv_b")(y))
     return nn.relu(y + _shortcut(x, self.features, self.strides, self.norm, self.dtype,
-                                  self.strided_conv))
+                                  self.strided_conv, self.shortcut_conv_type))
 
 
 class Bottleneck3D(nn.Module):
@@ -216,12 +234,20 @@ class Bottleneck3D(nn.Module):
 
 
 def _shortcut(x: jax.Array, out_features: int, strides: Triple, norm: ModuleDef,
-              dtype: Any, strided_conv: str = "native") -> jax.Array:
-  """Identity, or a strided 1x1x1 conv + BN when the stride or width changes."""
+              dtype: Any, strided_conv: str = "native", conv_type: str = "3d") -> jax.Array:
+  """Identity, or a strided 1x1x1 projection + BN when the stride or width changes.
+
+  conv_type '3d': one 1x1x1 conv; '2plus1d': `Conv2Plus1D` with (1,1,1) kernels
+  and mid width floor(in * out / (in + out)) (PRP's R(2+1)D).
+  """
   if tuple(strides) == (1, 1, 1) and x.shape[-1] == out_features:
     return x
-  x = conv3d(out_features, (1, 1, 1), strides, dtype=dtype, name="shortcut_conv",
-             strided_conv=strided_conv)(x)
+  mid = None
+  if conv_type == "2plus1d":
+    mid = conv2plus1d_mid_features(x.shape[-1], out_features, (1, 1, 1))
+  x = spatiotemporal_conv(conv_type, out_features, (1, 1, 1), strides, mid_features=mid,
+                          norm=norm, dtype=dtype, name="shortcut_conv",
+                          strided_conv=strided_conv)(x)
   return norm(name="shortcut_bn")(x)
 
 
@@ -237,8 +263,12 @@ class ResNet3D(nn.Module):
     temporal_kernel_sizes: per stage, the temporal extent of the block convs
       (basic block: both convs; bottleneck: conv_a).
     stem_features, stem_kernel_size, stem_strides: the stem conv.
-    stem_mid_features: the stem's (2+1)-D mid width (torchvision: 45).
+    stem_mid_features: the stem's (2+1)-D mid width before `width_multiplier`
+      (torchvision: 45); None computes it with `conv2plus1d_mid_features` from
+      the input channels and the (scaled) stem width (PRP: 83 for RGB, 64).
     stem_max_pool: add a (1,3,3) stride (1,2,2) SAME max-pool after the stem.
+    mid_features_rule, shortcut_conv_type: (2+1)-D basic-block options, see
+      `BasicBlock3D` (defaults: torchvision's r2plus1d_18).
   Contract fields:
     width_multiplier: scales every channel count (`scale_width`).
     num_classes: None -> feature map; else logits from pool + `classifier`.
@@ -256,8 +286,10 @@ class ResNet3D(nn.Module):
   stem_features: int = 64
   stem_kernel_size: Triple = (3, 7, 7)
   stem_strides: Triple = (1, 2, 2)
-  stem_mid_features: int = 45
+  stem_mid_features: int | None = 45
   stem_max_pool: bool = False
+  mid_features_rule: str = "per_block"
+  shortcut_conv_type: str = "3d"
   width_multiplier: float = 1.0
   num_classes: int | None = None
   dtype: Any = jnp.float32
@@ -272,6 +304,15 @@ class ResNet3D(nn.Module):
       raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}.")
     if self.conv_type not in CONV_TYPES:
       raise ValueError(f"Unknown conv_type {self.conv_type!r}; known: {CONV_TYPES}.")
+    if self.mid_features_rule not in MID_FEATURES_RULES:
+      raise ValueError(f"Unknown mid_features_rule {self.mid_features_rule!r}; known: "
+                       f"{MID_FEATURES_RULES}.")
+    if self.shortcut_conv_type not in CONV_TYPES:
+      raise ValueError(f"Unknown shortcut_conv_type {self.shortcut_conv_type!r}; known: "
+                       f"{CONV_TYPES}.")
+    if ((self.mid_features_rule, self.shortcut_conv_type) != ("per_block", "3d")
+        and self.block_cls is not BasicBlock3D):
+      raise ValueError("mid_features_rule / shortcut_conv_type apply to BasicBlock3D only.")
     num_stages = len(self.stage_sizes)
     for field in ("stage_features", "stage_strides", "temporal_kernel_sizes"):
       if len(getattr(self, field)) != num_stages:
@@ -294,20 +335,29 @@ class ResNet3D(nn.Module):
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon,
                              dtype=self.dtype, param_dtype=jnp.float32)
     x = video.astype(self.dtype)
+    if self.stem_mid_features is None:
+      stem_mid = conv2plus1d_mid_features(x.shape[-1], width(self.stem_features),
+                                          self.stem_kernel_size)
+    else:
+      stem_mid = width(self.stem_mid_features)
     x = spatiotemporal_conv(self.conv_type, width(self.stem_features), self.stem_kernel_size,
-                            self.stem_strides, mid_features=width(self.stem_mid_features),
+                            self.stem_strides, mid_features=stem_mid,
                             norm=norm, dtype=self.dtype, name="stem_conv",
                             strided_conv=self.strided_conv)(x)
     x = nn.relu(norm(name="stem_bn")(x))
     if self.stem_max_pool:
       x = nn.max_pool(x, window_shape=(1, 3, 3), strides=(1, 2, 2), padding="SAME")
+    block_options = {}
+    if self.block_cls is BasicBlock3D:
+      block_options = dict(mid_features_rule=self.mid_features_rule,
+                           shortcut_conv_type=self.shortcut_conv_type)
     for stage, (num_blocks, features, strides, temporal_kernel) in enumerate(zip(
         self.stage_sizes, self.stage_features, self.stage_strides,
         self.temporal_kernel_sizes), start=1):
       x = resnet_stage(x, self.block_cls, num_blocks, width(features), tuple(strides),
                        temporal_kernel_size=temporal_kernel, conv_type=self.conv_type,
                        norm=norm, dtype=self.dtype, name_prefix=f"stage{stage}",
-                       strided_conv=self.strided_conv)
+                       strided_conv=self.strided_conv, **block_options)
     if self.num_classes is None:
       return x
     pooled = jnp.mean(x, axis=(1, 2, 3))
@@ -319,18 +369,20 @@ class ResNet3D(nn.Module):
 def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: int,
                  strides: Triple, *, temporal_kernel_size: int, conv_type: str,
                  norm: ModuleDef, dtype: Any, name_prefix: str,
-                 strided_conv: str = "native") -> jax.Array:
+                 strided_conv: str = "native", **block_options: Any) -> jax.Array:
   """Applies `num_blocks` blocks named `{name_prefix}_block{j}`; the first carries `strides`.
 
   Must be called inside a compact module method (the blocks become its
-  children). [B, T, H, W, C] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw),
+  children). `block_options` are passed to every block (e.g. `BasicBlock3D`'s
+  `mid_features_rule`). [B, T, H, W, C] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw),
   features * block_cls.expansion].
   """
   for index in range(num_blocks):
     x = block_cls(features=features, norm=norm,
                   strides=strides if index == 0 else (1, 1, 1),
                   temporal_kernel_size=temporal_kernel_size, conv_type=conv_type,
-                  dtype=dtype, strided_conv=strided_conv, name=f"{name_prefix}_block{index}")(x)
+                  dtype=dtype, strided_conv=strided_conv, name=f"{name_prefix}_block{index}",
+                  **block_options)(x)
   return x
 
 
@@ -377,3 +429,36 @@ def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
                   width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
                   bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
                   strided_conv=strided_conv)
+
+
+def r3d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
+            dtype: Any = jnp.float32, bn_momentum: float = 0.9,
+            bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+  """PRP's R3D (REFERENCE §3): `r3d_18` with ONE basic block per stage (layout 1,1,1,1).
+
+  (3,7,7)/(1,2,2) stem, 3x3x3 convs, stride 2 in T, H, W at stages 2-4:
+  [B, 16, 112, 112, 3] -> [B, 2, 7, 7, 512 * width_multiplier].
+  14,361,792 backbone params (no classifier), as PRP's R3DNet((1,1,1,1)).
+  """
+  return ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=BasicBlock3D, conv_type="3d",
+                  width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
+                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+                  strided_conv=strided_conv)
+
+
+def r2plus1d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
+                 dtype: Any = jnp.float32, bn_momentum: float = 0.9,
+                 bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+  """PRP's R(2+1)D (REFERENCE §3): one (2+1)-D basic block per stage (layout 1,1,1,1).
+
+  As PRP's R2Plus1DNet((1,1,1,1)), unlike `r2plus1d_18`: every (2+1)-D conv
+  computes its own mid width M = floor(t d^2 Nin Nout / (d^2 Nin + t Nout))
+  (stem: 83 for RGB -> 64), and the stride-2 1x1x1 shortcut projections are
+  factorised too. Same output shapes as `r3d_prp`. 14,365,303 backbone params
+  (no classifier).
+  """
+  return ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=BasicBlock3D, conv_type="2plus1d",
+                  stem_mid_features=None, mid_features_rule="per_conv",
+                  shortcut_conv_type="2plus1d", width_multiplier=width_multiplier,
+                  num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
+                  bn_epsilon=bn_epsilon, strided_conv=strided_conv)

@@ -21,8 +21,27 @@ optimiser, following each method's reference code:
     only; BN parameters and biases get plain momentum SGD), as `optax.lars`.
   * 'adamw': decoupled decay (Loshchilov & Hutter): the Adam update plus
     `wd * param`, both scaled by the learning rate, as `optax.adamw`.
+
+Per-parameter learning-rate multipliers (`lr_multipliers`): (regex, factor)
+pairs matched with `re.search` against '/'-joined parameter names, first match
+wins (e.g. `((r"rate_head/classifier/", 10.0),)`: PRP's classifier at 10x).
+The final update of a matching parameter is multiplied by the factor, which is
+exactly a per-parameter-group learning rate for all three optimisers (their
+momentum / Adam statistics do not depend on the learning rate; the coupled or
+decoupled weight decay of that parameter scales with it too, as in PyTorch
+parameter groups).
+
+Reduce-on-plateau (`plateau_factor` > 0, e.g. PRP's 0.1): the learning rate is
+multiplied by `plateau_factor` whenever the loss, averaged over
+`plateau_accumulation_steps` steps (e.g. one epoch), has not improved by a
+relative `plateau_rtol` for `plateau_patience` such averages
+(`optax.contrib.reduce_on_plateau`), never below `plateau_min_scale` times the
+schedule. The optimiser then needs the loss: `update(grads, state, params,
+value=loss)`; a call without `value` raises. The logged `learning_rate` is the
+schedule's, without this scale.
 """
 import math
+import re
 import types
 from typing import Any, Mapping
 
@@ -51,6 +70,13 @@ OPTIMIZER_DEFAULTS: Mapping[str, Any] = types.MappingProxyType({
     "lars_trust_coefficient": 0.001,
     "lars_eps": 0.0,
     "grad_clip_norm": 0.0,
+    "lr_multipliers": (),
+    "plateau_factor": 0.0,
+    "plateau_patience": 10,
+    "plateau_accumulation_steps": 1,
+    "plateau_rtol": 1e-4,
+    "plateau_cooldown": 0,
+    "plateau_min_scale": 0.0,
 })
 
 
@@ -82,7 +108,36 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
   for key in ("momentum", "b1", "b2"):
     if not 0 <= settings[key] < 1:
       raise ValueError(f"config.optimizer.{key} must be in [0, 1), got {settings[key]}.")
+  settings["lr_multipliers"] = _check_lr_multipliers(settings["lr_multipliers"])
+  if not 0 <= settings["plateau_factor"] < 1:
+    raise ValueError("config.optimizer.plateau_factor must be in [0, 1) (0 = off), got "
+                     f"{settings['plateau_factor']}.")
+  for key in ("plateau_patience", "plateau_accumulation_steps"):
+    if settings[key] < 1:
+      raise ValueError(f"config.optimizer.{key} must be >= 1, got {settings[key]}.")
+  for key in ("plateau_rtol", "plateau_cooldown", "plateau_min_scale"):
+    if settings[key] < 0:
+      raise ValueError(f"config.optimizer.{key} must be >= 0, got {settings[key]}.")
   return settings
+
+
+def _check_lr_multipliers(pairs: Any) -> tuple[tuple[str, float], ...]:
+  """`lr_multipliers` as ((compiled-checked regex, factor > 0), ...)."""
+  checked = []
+  for pair in pairs or ():
+    if len(pair) != 2:
+      raise ValueError("config.optimizer.lr_multipliers must hold (regex, factor) pairs, got "
+                       f"{pair!r}.")
+    pattern, factor = pair
+    try:
+      re.compile(pattern)
+    except (re.error, TypeError) as e:
+      raise ValueError(f"config.optimizer.lr_multipliers: bad regex {pattern!r}: {e}") from e
+    if not factor > 0:
+      raise ValueError(f"config.optimizer.lr_multipliers: factor for {pattern!r} must be > 0, "
+                       f"got {factor}.")
+    checked.append((str(pattern), float(factor)))
+  return tuple(checked)
 
 
 def _peak_learning_rate(settings: Mapping[str, Any], global_batch_size: int) -> float:
@@ -161,6 +216,57 @@ def kernel_weight_decay_mask(params: Any) -> Any:
   return jax.tree_util.tree_map_with_path(lambda path, _: _leaf_name(path) == "kernel", params)
 
 
+def _path_name(path: tuple[Any, ...]) -> str:
+  """'/'-joined dict keys of a pytree path, e.g. 'prp/rate_head/classifier/kernel'."""
+  return "/".join(str(entry.key) for entry in path if isinstance(entry, jax.tree_util.DictKey))
+
+
+def lr_multiplier_tree(params: Any, multipliers: tuple[tuple[str, float], ...]) -> Any:
+  """A pytree like `params` holding each leaf's factor: first matching regex, else 1.0."""
+  def factor(path, _):
+    name = _path_name(path)
+    for pattern, value in multipliers:
+      if re.search(pattern, name):
+        return value
+    return 1.0
+  return jax.tree_util.tree_map_with_path(factor, params)
+
+
+def scale_by_lr_multipliers(
+    multipliers: tuple[tuple[str, float], ...]) -> optax.GradientTransformation:
+  """Multiplies each parameter's update by its `lr_multiplier_tree` factor (stateless)."""
+
+  def init_fn(params):
+    del params
+    return optax.EmptyState()
+
+  def update_fn(updates, state, params=None):
+    del params
+    factors = lr_multiplier_tree(updates, multipliers)
+    return jax.tree.map(lambda u, f: u if f == 1.0 else u * f, updates, factors), state
+
+  return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _reduce_on_plateau(settings: Mapping[str, Any]) -> optax.GradientTransformationExtraArgs:
+  """`optax.contrib.reduce_on_plateau` that explains a missing `value` (the loss)."""
+  inner = optax.contrib.reduce_on_plateau(
+      factor=float(settings["plateau_factor"]), patience=int(settings["plateau_patience"]),
+      rtol=float(settings["plateau_rtol"]), atol=0.0,
+      cooldown=int(settings["plateau_cooldown"]),
+      accumulation_size=int(settings["plateau_accumulation_steps"]),
+      min_scale=float(settings["plateau_min_scale"]))
+
+  def update_fn(updates, state, params=None, *, value=None, **extra_args):
+    del extra_args
+    if value is None:
+      raise ValueError("config.optimizer.plateau_factor > 0 needs the loss at every step: "
+                       "call optimizer.update(grads, state, params, value=loss).")
+    return inner.update(updates, state, params, value=value)
+
+  return optax.GradientTransformationExtraArgs(inner.init, update_fn)
+
+
 def make_optimizer(
     opt_config: Mapping[str, Any], total_steps: int,
     global_batch_size: int) -> optax.GradientTransformation:
@@ -172,13 +278,15 @@ def make_optimizer(
       momentum / nesterov (sgd, lars), b1 / b2 / eps (adamw), weight_decay
       (kernels only; coupled L2 for sgd and lars, decoupled for adamw),
       lars_trust_coefficient / lars_eps, grad_clip_norm (> 0: gradients are
-      first clipped to this global norm).
+      first clipped to this global norm), lr_multipliers and plateau_* (see
+      the module docstring).
     total_steps: number of training steps (> 0).
     global_batch_size: batch size over all devices and hosts.
 
   Returns:
-    An `optax.GradientTransformation`; call `update(grads, state, params)`
-    (params are required: weight decay and LARS read them).
+    An `optax.GradientTransformationExtraArgs`; call `update(grads, state,
+    params)` (params are required: weight decay and LARS read them), plus
+    `value=loss` when reduce-on-plateau is on.
 
   Raises:
     ValueError: unknown name, schedule or key; out-of-range values.
@@ -216,4 +324,9 @@ def make_optimizer(
     )
   if settings["grad_clip_norm"] > 0:
     optimizer = optax.chain(optax.clip_by_global_norm(float(settings["grad_clip_norm"])), optimizer)
-  return optimizer
+  if settings["lr_multipliers"]:
+    optimizer = optax.chain(optimizer, scale_by_lr_multipliers(settings["lr_multipliers"]))
+  if settings["plateau_factor"] > 0:
+    optimizer = optax.chain(optimizer, _reduce_on_plateau(settings))
+  # Every optimiser accepts (and all but reduce-on-plateau ignore) `value=loss`.
+  return optax.with_extra_args_support(optimizer)

@@ -9,7 +9,8 @@ from jvrl.models import resnet3d
 
 
 def test_model_names():
-  assert models.MODEL_NAMES == ("r3d_18", "r2plus1d_18", "r3d_50")
+  assert models.MODEL_NAMES[:3] == ("r3d_18", "r2plus1d_18", "r3d_50")
+  assert {"c3d", "r3d_prp", "r2plus1d_prp"} <= set(models.MODEL_NAMES)  # PRP's backbones
   assert tuple(models.MODEL_BUILDERS) == models.MODEL_NAMES
   with pytest.raises(TypeError):
     models.MODEL_BUILDERS["new"] = resnet3d.r3d_18  # read-only

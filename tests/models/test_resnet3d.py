@@ -221,7 +221,10 @@ def _np_conv2plus1d(x, params, stats, strides):
 def _np_shortcut(x, params, stats, strides):
   if "shortcut_conv" not in params:
     return x
-  y = _np_conv3d(x, params["shortcut_conv"]["kernel"], strides)
+  if "spatial_conv" in params["shortcut_conv"]:  # factorised (PRP's R(2+1)D)
+    y = _np_conv2plus1d(x, params["shortcut_conv"], stats["shortcut_conv"], strides)
+  else:
+    y = _np_conv3d(x, params["shortcut_conv"]["kernel"], strides)
   return _np_bn(y, params["shortcut_bn"], stats["shortcut_bn"])
 
 
@@ -255,7 +258,11 @@ def _np_bottleneck(x, params, stats, strides):
     (resnet3d.Bottleneck3D(features=3, norm=_EVAL_NORM, strides=(1, 2, 2),
                            temporal_kernel_size=3),
      functools.partial(_np_bottleneck, strides=(1, 2, 2))),
-], ids=["basic_3d_strided", "basic_3d_identity", "basic_2plus1d_strided", "bottleneck"])
+    (resnet3d.BasicBlock3D(features=6, norm=_EVAL_NORM, strides=(2, 2, 2), conv_type="2plus1d",
+                           mid_features_rule="per_conv", shortcut_conv_type="2plus1d"),
+     functools.partial(_np_basic_block, strides=(2, 2, 2), conv_type="2plus1d")),
+], ids=["basic_3d_strided", "basic_3d_identity", "basic_2plus1d_strided", "bottleneck",
+        "basic_2plus1d_prp"])
 def test_blocks_match_numpy_reference(block, reference):
   # Odd sizes check the torchvision-compatible (symmetric) padding with stride 2.
   x = np.random.default_rng(1).normal(size=(2, 5, 7, 6, 4)).astype(np.float32)
@@ -339,3 +346,93 @@ def test_batch_norm_statistics_span_the_global_sharded_batch(tiny_r3d_18):
   # through the batch statistics (per-device BN would lose that).
   other_out, _ = train_fn(variables, video.at[4:].multiply(5.0))
   assert not np.allclose(other_out[:4], out[:4], atol=1e-3)
+
+
+# ------------------------------- PRP's one-block-per-stage R3D / R(2+1)D ---
+
+def _mid(t, d, n_in, n_out):
+  """R(2+1)D paper: M = floor(t d^2 Nin Nout / (d^2 Nin + t Nout))."""
+  return t * d * d * n_in * n_out // (d * d * n_in + t * n_out)
+
+
+def _count_r3d_prp():
+  """Hand count: (3,7,7) stem + BN, then per stage two 3x3x3 convs + BNs (+ 1x1x1 shortcut)."""
+  n = 3 * 7 * 7 * 3 * 64 + 2 * 64
+  for n_in, n_out in [(64, 64), (64, 128), (128, 256), (256, 512)]:
+    n += 27 * n_in * n_out + 2 * n_out + 27 * n_out * n_out + 2 * n_out
+    if n_in != n_out:
+      n += n_in * n_out + 2 * n_out
+  return n
+
+
+def _count_r2plus1d_prp():
+  """Hand count: every (2+1)-D conv = spatial + inner BN + temporal, own mid width."""
+  def conv(t, d, n_in, n_out):
+    m = _mid(t, d, n_in, n_out)
+    return d * d * n_in * m + 2 * m + t * m * n_out
+  n = conv(3, 7, 3, 64) + 2 * 64
+  for n_in, n_out in [(64, 64), (64, 128), (128, 256), (256, 512)]:
+    n += conv(3, 3, n_in, n_out) + 2 * n_out + conv(3, 3, n_out, n_out) + 2 * n_out
+    if n_in != n_out:
+      n += conv(1, 1, n_in, n_out) + 2 * n_out
+  return n
+
+
+@pytest.mark.parametrize("builder, formula, expected", [
+    (resnet3d.r3d_prp, _count_r3d_prp, 14_361_792),
+    (resnet3d.r2plus1d_prp, _count_r2plus1d_prp, 14_365_303),
+])
+def test_prp_resnet_parameter_counts_match_hand_count(builder, formula, expected):
+  assert formula() == expected
+  assert _count(_abstract_variables(builder)["params"]) == expected
+  # With a classifier: + 512 * K + K.
+  assert _count(_abstract_variables(builder, num_classes=101)["params"]) == expected + 513 * 101
+
+
+def test_prp_resnets_have_one_block_per_stage():
+  for builder in (resnet3d.r3d_prp, resnet3d.r2plus1d_prp):
+    shapes = _flat_shapes(_abstract_variables(builder)["params"])
+    blocks = {name.split("/")[0] for name in shapes if name.startswith("stage")}
+    assert blocks == {f"stage{i}_block0" for i in range(1, 5)}
+
+
+def test_r2plus1d_prp_mid_widths_are_per_conv_and_shortcut_is_factorised():
+  shapes = _flat_shapes(_abstract_variables(resnet3d.r2plus1d_prp)["params"])
+  assert shapes["stem_conv/spatial_conv/kernel"] == (1, 7, 7, 3, 83)  # M(3,7,3,64) = 83
+  assert shapes["stage2_block0/conv_a/spatial_conv/kernel"] == (1, 3, 3, 64, 230)
+  assert shapes["stage2_block0/conv_b/spatial_conv/kernel"] == (1, 3, 3, 128, 288)
+  assert shapes["stage2_block0/shortcut_conv/spatial_conv/kernel"] == (1, 1, 1, 64, 42)
+  assert shapes["stage2_block0/shortcut_conv/temporal_conv/kernel"] == (1, 1, 1, 42, 128)
+  assert shapes["stage4_block0/shortcut_conv/spatial_bn/scale"] == (170,)
+
+
+@pytest.mark.parametrize("builder", [resnet3d.r3d_prp, resnet3d.r2plus1d_prp])
+def test_prp_resnet_output_shapes(builder):
+  """PRP's sizes: 16x112x112 -> 512x2x7x7; a narrow one on the CPU configs' clips."""
+  variables = _abstract_variables(builder)
+  video = jax.ShapeDtypeStruct((2, 16, 112, 112, 3), jnp.float32)
+  features = jax.eval_shape(lambda v, x: builder().apply(v, x, train=False), variables, video)
+  assert features.shape == (2, 2, 7, 7, 512)
+  narrow = builder(width_multiplier=0.125)
+  small = jax.ShapeDtypeStruct((2, 8, 32, 32, 3), jnp.float32)
+  features = jax.eval_shape(lambda v, x: narrow.apply(v, x, train=False),
+                            _abstract_variables(builder, 0.125), small)
+  assert features.shape == (2, 1, 2, 2, 64)
+
+
+def test_width_multiplier_scales_prp_resnets():
+  shapes = _flat_shapes(_abstract_variables(resnet3d.r2plus1d_prp, 0.125)["params"])
+  assert shapes["stem_bn/scale"] == (8,)
+  assert shapes["stem_conv/spatial_conv/kernel"] == (1, 7, 7, 3, _mid(3, 7, 3, 8))  # 20
+  assert shapes["stage4_block0/bn_b/scale"] == (64,)
+  shapes = _flat_shapes(_abstract_variables(resnet3d.r3d_prp, 0.25)["params"])
+  assert shapes["stage3_block0/conv_b/kernel"] == (3, 3, 3, 64, 64)
+
+
+def test_prp_options_are_checked():
+  with pytest.raises(ValueError, match="mid_features_rule"):
+    resnet3d.ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=resnet3d.BasicBlock3D,
+                      mid_features_rule="per_layer")
+  with pytest.raises(ValueError, match="BasicBlock3D only"):
+    resnet3d.ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=resnet3d.Bottleneck3D,
+                      shortcut_conv_type="2plus1d")

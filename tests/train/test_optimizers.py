@@ -223,3 +223,92 @@ def test_bad_arguments_raise():
     optimizers.make_learning_rate_schedule(_opt_config(), 1000, 0)
   with pytest.raises(ValueError, match="learning_rate"):
     optimizers.make_optimizer({"name": "sgd"}, 1000, 256)
+
+
+# ------------------------------------------- lr multipliers, reduce-on-plateau ---
+
+def _two_layer_params():
+  return {"encoder": {"conv": {"kernel": jnp.ones((2, 2))}},
+          "rate_head": {"classifier": {"kernel": jnp.ones((2, 3)), "bias": jnp.ones(3)}}}
+
+
+@pytest.mark.parametrize("name", ["sgd", "lars", "adamw"])
+def test_lr_multipliers_scale_matching_updates_exactly(name):
+  """A 10x multiplier on the classifier = its updates x10, every step; others unchanged."""
+  params = _two_layer_params()
+  base = _opt_config(name=name, warmup_steps=0, learning_rate=0.1, lr_batch_scaling=0,
+                     schedule="constant", weight_decay=0.01, lars_trust_coefficient=1.0)
+  scaled = _opt_config(**dict(base, lr_multipliers=((r"rate_head/classifier/", 10.0),)))
+  opt_a = optimizers.make_optimizer(base, 10, 8)
+  opt_b = optimizers.make_optimizer(scaled, 10, 8)
+  state_a, state_b = opt_a.init(params), opt_b.init(params)
+  rng = np.random.default_rng(0)
+  for _ in range(3):
+    grads = jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), jnp.float32), params)
+    updates_a, state_a = opt_a.update(grads, state_a, params)
+    updates_b, state_b = opt_b.update(grads, state_b, params)
+    np.testing.assert_allclose(updates_b["encoder"]["conv"]["kernel"],
+                               updates_a["encoder"]["conv"]["kernel"], rtol=1e-6)
+    for leaf in ("kernel", "bias"):
+      np.testing.assert_allclose(updates_b["rate_head"]["classifier"][leaf],
+                                 10.0 * updates_a["rate_head"]["classifier"][leaf], rtol=1e-5)
+
+
+def test_lr_multiplier_tree_first_match_wins():
+  tree = optimizers.lr_multiplier_tree(
+      _two_layer_params(), ((r"classifier/bias", 3.0), (r"classifier", 10.0), (r"^enc", 0.5)))
+  assert tree == {"encoder": {"conv": {"kernel": 0.5}},
+                  "rate_head": {"classifier": {"kernel": 10.0, "bias": 3.0}}}
+
+
+@pytest.mark.parametrize("multipliers, message", [
+    ((("(", 2.0),), "regex"), ((("a", 0.0),), "factor"), ((("a",),), "pairs")])
+def test_bad_lr_multipliers_raise(multipliers, message):
+  with pytest.raises(ValueError, match=message):
+    optimizers.make_optimizer(_opt_config(lr_multipliers=multipliers), 1000, 256)
+
+
+def test_reduce_on_plateau_cuts_the_step_after_patience_averages():
+  """Flat loss: after `patience` averages of `accumulation` steps, updates shrink x factor."""
+  params = {"w": {"kernel": jnp.ones(2)}}
+  grads = {"w": {"kernel": jnp.ones(2)}}
+  config = _opt_config(momentum=0.0, weight_decay=0.0, warmup_steps=0, learning_rate=1.0,
+                       lr_batch_scaling=0, schedule="constant", plateau_factor=0.1,
+                       plateau_patience=2, plateau_accumulation_steps=3)
+  optimizer = optimizers.make_optimizer(config, 100, 8)
+  state = optimizer.init(params)
+  sizes = []
+  for _ in range(15):
+    updates, state = optimizer.update(grads, state, params, value=jnp.float32(1.0))
+    sizes.append(float(-updates["w"]["kernel"][0]))
+  # Averages complete at steps 3, 6, 9, ...: the first sets the best value, the
+  # next two do not improve it (patience 2) -> scale 0.1 from step 9 on, 0.01
+  # after two more (step 15).
+  np.testing.assert_allclose(sizes[:8], 1.0, rtol=1e-6)
+  np.testing.assert_allclose(sizes[8:14], 0.1, rtol=1e-6)
+  np.testing.assert_allclose(sizes[14], 0.01, rtol=1e-6)
+
+
+def test_reduce_on_plateau_needs_the_loss():
+  params = {"w": {"kernel": jnp.ones(2)}}
+  optimizer = optimizers.make_optimizer(_opt_config(plateau_factor=0.1), 1000, 256)
+  with pytest.raises(ValueError, match="value=loss"):
+    optimizer.update(params, optimizer.init(params), params)
+
+
+def test_every_optimizer_accepts_the_loss_as_value():
+  params = {"w": {"kernel": jnp.ones(2)}}
+  for name in optimizers.OPTIMIZER_NAMES:
+    optimizer = optimizers.make_optimizer(_opt_config(name=name), 1000, 256)
+    updates, _ = optimizer.update(params, optimizer.init(params), params, value=1.0)
+    assert updates["w"]["kernel"].shape == (2,)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(plateau_factor=1.0), "plateau_factor"),
+    (dict(plateau_patience=0), "plateau_patience"),
+    (dict(plateau_min_scale=-1.0), "plateau_min_scale"),
+])
+def test_bad_plateau_settings_raise(overrides, message):
+  with pytest.raises(ValueError, match=message):
+    optimizers.make_optimizer(_opt_config(**overrides), 1000, 256)

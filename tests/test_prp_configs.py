@@ -1,0 +1,72 @@
+"""The PRP configs build: objective, optimiser, and the model on the configured clip sizes."""
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jvrl.objectives import build_objective
+from jvrl.train import optimizers
+
+
+@pytest.mark.parametrize("module, model_name", [
+    ("prp_synthetic", "r3d_prp"), ("prp_ucf101_c3d", "c3d"), ("prp_ucf101_r3d", "r3d_prp"),
+    ("prp_ucf101_r2plus1d", "r2plus1d_prp")])
+def test_prp_config_builds(module, model_name):
+  config = importlib.import_module(f"configs.{module}").get_config()
+  assert config.objective == "prp" and config.model_name == model_name
+  objective = build_objective(config)
+  t, s = config.data.clip_length, config.data.crop_size
+  batch = {"clip": jax.ShapeDtypeStruct((1, t, s, s, 3), jnp.uint8),
+           "target": jax.ShapeDtypeStruct((1, 2 * t, s, s, 3), jnp.uint8),
+           "target_valid": jax.ShapeDtypeStruct((1, 2 * t), jnp.float32),
+           "rate": jax.ShapeDtypeStruct((1,), jnp.int32)}
+  variables = jax.eval_shape(
+      lambda b: objective.model.init(jax.random.key(0), b, train=False), batch)
+  outputs = jax.eval_shape(lambda v, b: objective.model.apply(v, b, train=False),
+                           variables, batch)
+  assert outputs["reconstruction"].shape == (1, 2 * t, s, s, 3)
+  assert outputs["rate_logits"].shape == (1, len(config.prp.rates))
+  optimizer = optimizers.make_optimizer(config.optimizer, config.train.num_steps,
+                                        config.train.batch_size)
+  assert optimizer.init(jax.tree.map(lambda x: np.zeros(x.shape, x.dtype),
+                                     variables["params"]["rate_head"]))
+
+
+def test_ucf101_recipe_is_prps():
+  from configs import prp_ucf101_c3d  # pylint: disable=g-import-not-at-top
+  config = prp_ucf101_c3d.get_config()
+  opt = config.optimizer
+  assert (opt.name, opt.learning_rate, opt.momentum, opt.weight_decay) == ("sgd", 0.01, 0.9, 5e-4)
+  assert opt.lr_multipliers == ((r"rate_head/classifier/", 10.0),)
+  assert (opt.plateau_factor, opt.plateau_patience) == (0.1, 50)
+  assert config.train.batch_size == 8
+  assert config.train.num_steps == 300 * (9537 // 8)
+  assert tuple(config.prp.rates) == (1, 2, 4, 8) and config.prp.rate_weight == 0.1
+  assert (config.data.clip_length, config.data.crop_size, config.prp.resize_short_side) == (
+      16, 112, 128)
+  assert (config.eval.num_clips, config.eval.feature_pooling) == (10, "max_122")
+  # The classifier multiplier matches the rate classifier's parameters only.
+  params = {"rate_head": {"classifier": {"kernel": 0, "bias": 0}, "conv": {"kernel": 0}},
+            "encoder": {"classifier": {"kernel": 0}}}
+  factors = optimizers.lr_multiplier_tree(params, tuple(opt.lr_multipliers))
+  assert factors == {"rate_head": {"classifier": {"kernel": 10.0, "bias": 10.0},
+                                   "conv": {"kernel": 1.0}},
+                     "encoder": {"classifier": {"kernel": 1.0}}}
+
+
+def test_combined_cvrl_prp_config_builds():
+  from configs import cvrl_prp_synthetic  # pylint: disable=g-import-not-at-top
+  config = cvrl_prp_synthetic.get_config()
+  objective = build_objective(config)
+  assert objective.name == "combined" and objective.clips_per_example == 3
+  t, s = config.data.clip_length, config.data.crop_size
+  clip = lambda frames: jax.ShapeDtypeStruct((1, frames, s, s, 3), jnp.uint8)
+  batch = {"cvrl/view1": clip(t), "cvrl/view2": clip(t), "prp/clip": clip(t),
+           "prp/target": clip(2 * t), "prp/target_valid": jax.ShapeDtypeStruct((1, 2 * t),
+                                                                                jnp.float32),
+           "prp/rate": jax.ShapeDtypeStruct((1,), jnp.int32)}
+  variables = jax.eval_shape(
+      lambda b: objective.model.init(jax.random.key(0), b, train=False), batch)
+  assert set(variables["params"]) == {"encoder", "cvrl", "prp"}
