@@ -48,7 +48,7 @@ def benchmark_model(model_name: str) -> dict:
   state = setup.fresh_state(element_spec, shardings)
   batch = device_batches.make_global_batch(host_batch, setup.mesh)
   step_fn = jax.jit(
-      trainer.make_train_step(setup.objective, setup.optimizer, jax.random.key(0)),
+      trainer.make_train_step(setup.objective, setup.optimizer),
       in_shardings=(shardings, device_batches.batch_sharding(setup.mesh)),
       donate_argnums=(0,))
   start = time.perf_counter()

@@ -6,7 +6,8 @@ r"""CVRL R3D-50 on Kinetics-400, the published 200-epoch recipe (REFERENCE §1).
       --config.data.eval_test_files='/data/k400/val-*.tfrecord'
 
 Records: one SequenceExample per video, every frame kept (see README).
-Machine: written for a pod (global batch 1024; e.g. 64 accelerators x 16).
+Machine: written for a pod (global batch 1024; e.g. 64 accelerators x 16);
+README.md "Running on a pod" has the multi-host command, FSDP and bfloat16.
 Should reach (CVRL code README, linear eval top-1 on K400): 63.8 after 200
 epochs (66.1 after 800: --config.train.num_steps=...x4). NOT reproduced here:
 this repository was only run on CPU; jvrl's frozen-feature linear probe is a
@@ -32,7 +33,9 @@ def get_config() -> ml_collections.ConfigDict:
                             solarize_prob=(0.0, 0.2)))
 
   config.model_name = "r3d_50"
-  config.model = dict(width_multiplier=1.0, strided_conv="native")
+  # dtype: 'bfloat16' computes activations and matmuls in bfloat16 with float32
+  # parameters and optimiser state (mixed precision; see README).
+  config.model = dict(width_multiplier=1.0, strided_conv="native", dtype="float32")
   config.cvrl.projection_hidden_dim = 2048
   config.cvrl.projection_hidden_layers = 3
   config.cvrl.projection_dim = 128
@@ -45,6 +48,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.log_every = 100
   config.train.checkpoint_every = 2000
   config.train.keep_checkpoints = 3
+  config.train.skip_nonfinite = False    # True: skip a batch with a non-finite loss/grad
+  config.train.preemption_sync_every = 10  # multi-host: steps between SIGTERM agreements
+  config.data.on_corrupt_record = "fail"  # or 'skip' (counted and logged)
+  # Mesh: all devices data parallel; fsdp=N splits the kernels and their
+  # optimiser state over groups of N devices (the rule is inert while fsdp=1).
+  config.mesh = dict(data=-1, fsdp=1)
+  config.sharding_rules = ((r"kernel$", "fsdp"), (".*", "replicate"))
   config.optimizer = dict(
       name="lars", learning_rate=0.32, lr_batch_scaling=0, warmup_steps=5 * steps_per_epoch,
       schedule="cosine", end_learning_rate=0.0, momentum=0.9, nesterov=False,

@@ -5,6 +5,17 @@ r"""jvrl command line: pretrain and/or evaluate a video encoder from a config.
 
 `train` resumes automatically from the newest checkpoint in --workdir; `eval`
 restores the newest checkpoint in --workdir and evaluates it.
+
+Multi-host (one command per process, same --workdir on a shared filesystem):
+  --coordinator_address=HOST0:PORT --num_processes=N --process_id=I, or the
+  environment variables JVRL_COORDINATOR_ADDRESS / JVRL_NUM_PROCESSES /
+  JVRL_PROCESS_ID, or --jax_distributed for JAX's cluster auto-detection
+  (Cloud TPU, SLURM, ...). See README.md, "Running on a pod".
+
+Exit status: 0 when done, and also when SIGTERM/SIGINT stopped training after
+writing a checkpoint (rerun the same command to resume); 1 for a non-finite
+loss or a corrupt record (the message says which step or file); 2 for an
+invalid config or flag (the message says what to change).
 """
 import logging as std_logging
 import os
@@ -28,6 +39,11 @@ _JAX_DISTRIBUTED = flags.DEFINE_bool(
     "jax_distributed", False,
     "Call jax.distributed.initialize() first (multi-host runs; the cluster is "
     "detected from the environment).")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "Multi-host: HOST:PORT of process 0 (with --num_processes "
+    "and --process_id).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
 
 
 class _OnlyJvrlInfo(std_logging.Filter):
@@ -43,25 +59,50 @@ def main(argv) -> None:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.INFO)
   logging.get_absl_handler().addFilter(_OnlyJvrlInfo())
+  from jvrl.train import distributed  # pylint: disable=g-import-not-at-top
+  try:
+    distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                           auto=_JAX_DISTRIBUTED.value)
+  except ValueError as error:
+    _exit(2, str(error))
   import jax  # pylint: disable=g-import-not-at-top
-  if _JAX_DISTRIBUTED.value:
-    jax.distributed.initialize()
+  from jvrl import config_validation  # pylint: disable=g-import-not-at-top
+  from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
   from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
 
   config, workdir = _CONFIG.value, _WORKDIR.value
+  try:
+    config_validation.validate_config(config, mode=_MODE.value)
+  except config_validation.ConfigError as error:
+    _exit(2, f"config error: {error}")
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))
-  logging.info("jvrl %s, workdir %s, mode %s, devices: %s", jvrl.__version__, workdir,
-               _MODE.value, jax.devices())
+  if jax.process_index() == 0:
+    logging.info("jvrl %s, workdir %s, mode %s, %d process(es), %d device(s): %s",
+                 jvrl.__version__, workdir, _MODE.value, jax.process_count(),
+                 jax.device_count(), jax.devices()[0].device_kind)
   variables, step = None, None
   if _MODE.value in ("train", "train_and_eval"):
-    state, variables = trainer.train(config, workdir)
+    try:
+      state, variables = trainer.train(config, workdir)
+    except trainer.Preempted as preempted:
+      logging.warning("%s", preempted)
+      return
+    except (FloatingPointError, pipeline.CorruptRecordError) as error:
+      _exit(1, str(error))
     step = int(jax.device_get(state.step))
   if _MODE.value in ("eval", "train_and_eval"):
     evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+
+
+def _exit(status: int, message: str) -> None:
+  """Ends the program with `message` on one line (no traceback)."""
+  sys.stderr.write(f"jvrl: {message}\n")
+  sys.stderr.flush()
+  sys.exit(status)
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -17,6 +17,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
@@ -61,3 +62,70 @@ def synthetic_cache_dir(tmp_path_factory):
 @pytest.fixture
 def tiny_cvrl_config(synthetic_cache_dir):
   return make_tiny_cvrl_config(synthetic_cache_dir)
+
+
+# The default VATT config shrunk the same way (same tiny videos as CVRL's).
+TINY_VATT_OVERRIDES = {
+    **{k: v for k, v in TINY_CVRL_OVERRIDES.items()
+       if k.startswith(("data.", "train.", "optimizer.", "eval."))},
+    "model.hidden_size": 32, "model.num_layers": 1, "model.mlp_dim": 64,
+    "model.pos_buckets": (2, 2, 2),
+    "vatt.audio_model.hidden_size": 32, "vatt.audio_model.num_layers": 1,
+    "vatt.audio_model.mlp_dim": 64, "vatt.audio_model.pos_buckets": 50,
+    "vatt.text_model.hidden_size": 32, "vatt.text_model.num_layers": 1,
+    "vatt.text_model.mlp_dim": 64,
+    "vatt.va_dim": 32, "vatt.vt_dim": 16, "vatt.text.word_dim": 16,
+}
+
+
+def make_tiny_vatt_config(cache_dir: str):
+  """`configs/vatt_synthetic.py` with TINY_VATT_OVERRIDES, caching under `cache_dir`."""
+  from configs import vatt_synthetic  # pylint: disable=g-import-not-at-top
+  config = vatt_synthetic.get_config()
+  for path, value in TINY_VATT_OVERRIDES.items():
+    *parents, leaf = path.split(".")
+    node = config
+    for parent in parents:
+      node = node[parent]
+    node[leaf] = value
+  config.data.synthetic.cache_dir = cache_dir
+  return config
+
+
+@pytest.fixture
+def tiny_vatt_config(synthetic_cache_dir):
+  return make_tiny_vatt_config(synthetic_cache_dir)
+
+
+def random_cvrl_batches(config, count: int = 2, seed: int = 0) -> list[dict]:
+  """`count` global CVRL batches (two uint8 views) of random pixels for `config`."""
+  rng = np.random.default_rng(seed)
+  t, s = config.data.clip_length, config.data.crop_size
+  shape = (config.train.batch_size, t, s, s, 3)
+  return [{"view1": rng.integers(0, 256, shape, np.uint8),
+           "view2": rng.integers(0, 256, shape, np.uint8)} for _ in range(count)]
+
+
+def train_steps(config, batches):
+  """Jitted train steps of `config` (fresh state) on host `batches`, one per batch.
+
+  Returns (losses, final state, the lowered step's HLO text).
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  from jvrl.data import device_batches  # pylint: disable=g-import-not-at-top
+  from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  setup = trainer.Setup(config)
+  spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batches[0].items()}
+  _, shardings = setup.abstract_state(spec)
+  state = setup.fresh_state(spec, shardings)
+  step = jax.jit(trainer.make_train_step(setup.objective, setup.optimizer),
+                 in_shardings=(shardings, device_batches.batch_sharding(setup.mesh)),
+                 out_shardings=(shardings, sharding.replicated(setup.mesh)))
+  losses, text = [], None
+  for batch in batches:
+    global_batch = device_batches.make_global_batch(batch, setup.mesh)
+    text = text or step.lower(state, global_batch).as_text()
+    state, metrics = step(state, global_batch)
+    losses.append(float(metrics["loss"]))
+  return losses, state, text

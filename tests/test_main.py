@@ -51,3 +51,17 @@ def test_unknown_config_field_is_a_one_line_error(tmp_path, synthetic_cache_dir)
   assert result.returncode == 2
   assert "unknown config field 'num_stepz'" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_invalid_config_is_a_one_line_error_before_training(tmp_path, synthetic_cache_dir):
+  result = run_main(str(tmp_path / "x"), synthetic_cache_dir, "--config.train.batch_size=12")
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert ("jvrl: config error: config.train.batch_size=12 must be a positive multiple of 8"
+          in result.stderr)
+  assert "Traceback" not in result.stderr
+
+
+def test_partial_multihost_flags_are_a_one_line_error(tmp_path, synthetic_cache_dir):
+  result = run_main(str(tmp_path / "x"), synthetic_cache_dir, "--num_processes=2")
+  assert result.returncode == 2
+  assert "must be given together" in result.stderr and "Traceback" not in result.stderr

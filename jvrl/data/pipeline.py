@@ -9,10 +9,18 @@ no video is ever dropped.
 Randomness is stateless: example number `i` of process `p` is preprocessed
 with seed (config.seed, i * process_count + p), so a run is reproducible for a
 fixed seed and file order, whatever tf.data's parallelism.
+
+Training batches also carry host-only bookkeeping (`HOST_FIELDS`): each
+example's number `i` in this process's stream (the input position a
+checkpoint stores) and the corrupt records skipped before it.
+`host_batches` strips them off and returns them as a `BatchInfo`.
 """
-from typing import Any, Mapping
+import dataclasses
+import re
+from typing import Any, Iterator, Mapping
 
 import ml_collections
+import numpy as np
 
 from jvrl.data import augment
 from jvrl.data import decode
@@ -35,6 +43,7 @@ def make_train_dataset(
     process_index: int = 0,
     process_count: int = 1,
     start_example: int = 0,
+    host_fields: bool = False,
 ) -> tf.data.Dataset:
   """Endless dataset of this process's training batches (dicts of tensors).
 
@@ -44,10 +53,17 @@ def make_train_dataset(
     local_batch_size: examples per batch on this process (global batch /
       process count).
     process_index, process_count: this process's place among the hosts.
-    start_example: number of this process's examples already consumed (a
-      resumed run passes step * local_batch_size); they are skipped before any
-      decoding, and every later example keeps its original seed, so a resumed
-      run sees exactly the batches an uninterrupted one would.
+    start_example: the position to start from: the number of this process's
+      example stream already consumed (a resumed run passes the position its
+      checkpoint stored). Those examples are skipped before any decoding, and
+      every later example keeps its original seed, so a resumed run sees
+      exactly the batches an uninterrupted one would.
+
+  With `host_fields=True` (the trainer's input), each batch also holds
+  `HOST_FIELDS` (see `host_batches`); by default a batch holds exactly the
+  objective's fields. With `config.data.on_corrupt_record='skip'`, an example
+  whose preprocessing fails (e.g. an undecodable frame) is dropped as well and
+  shows up as a gap in '_index'.
   """
   examples = sources.make_example_dataset(
       config.data, "train", shuffle_files=True, seed=config.seed,
@@ -60,12 +76,87 @@ def make_train_dataset(
   def with_seed(index, example):
     seed = tf.stack([tf.constant(config.seed, tf.int64),
                      index * process_count + seed_offset])
-    return preprocess(example, seed)
+    contract = {k: v for k, v in example.items() if not k.startswith("_")}
+    out = dict(preprocess(contract, seed))
+    if not host_fields:
+      return out
+    out[INDEX_FIELD] = index
+    out[CORRUPT_SKIPPED_FIELD] = example.get(CORRUPT_SKIPPED_FIELD, tf.constant(0, tf.int32))
+    out[CORRUPT_FILE_FIELD] = example.get(CORRUPT_FILE_FIELD, tf.constant(""))
+    return out
 
   dataset = examples.enumerate().skip(start_example).map(
       with_seed, num_parallel_calls=_parallel_calls(config.data), deterministic=True)
+  if config.data.get("on_corrupt_record", "fail") == "skip":
+    dataset = dataset.ignore_errors()
   dataset = dataset.batch(local_batch_size, drop_remainder=True)
   return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+INDEX_FIELD = "_index"
+CORRUPT_SKIPPED_FIELD = "_corrupt_skipped"
+CORRUPT_FILE_FIELD = "_corrupt_file"
+HOST_FIELDS = (INDEX_FIELD, CORRUPT_SKIPPED_FIELD, CORRUPT_FILE_FIELD)
+
+
+class CorruptRecordError(ValueError):
+  """A corrupt or truncated record with `config.data.on_corrupt_record='fail'`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchInfo:
+  """What a training batch says about this process's input stream.
+
+  Attributes:
+    next_example: the stream position after this batch (what a checkpoint
+      taken after consuming it stores).
+    corrupt_records: unreadable records skipped just before this batch.
+    failed_examples: examples dropped because their preprocessing failed.
+    corrupt_files: the files of those records.
+  """
+  next_example: int
+  corrupt_records: int = 0
+  failed_examples: int = 0
+  corrupt_files: tuple[str, ...] = ()
+
+
+def explain_input_error(error: Exception) -> str | None:
+  """The one-line message of a corrupt-record error from tf.data, else None."""
+  match = re.search(re.escape(sources.CORRUPT_RECORD_MESSAGE) + r"[^\]\n]*", str(error))
+  return match.group(0).replace("\\'", "'") if match else None
+
+
+def host_batches(dataset: tf.data.Dataset, start_example: int = 0
+                 ) -> Iterator[tuple[dict[str, np.ndarray], BatchInfo]]:
+  """Numpy batches of a `make_train_dataset` without `HOST_FIELDS`, with their `BatchInfo`.
+
+  Args:
+    dataset: from `make_train_dataset(..., start_example=start_example)`.
+    start_example: the same start position.
+
+  Raises:
+    CorruptRecordError: a corrupt record in 'fail' mode (names the file).
+  """
+  expected = start_example
+  iterator = dataset.as_numpy_iterator()
+  while True:
+    try:
+      batch = next(iterator)
+    except StopIteration:
+      return
+    except tf.errors.OpError as error:
+      message = explain_input_error(error)
+      if message is None:
+        raise
+      raise CorruptRecordError(message) from None
+    index = batch.pop(INDEX_FIELD)
+    skipped = batch.pop(CORRUPT_SKIPPED_FIELD)
+    files = batch.pop(CORRUPT_FILE_FIELD)
+    failed = int(index[-1]) + 1 - expected - len(index)
+    expected = int(index[-1]) + 1
+    corrupt_files = tuple(sorted({f.decode() for f in files[skipped > 0]}))
+    yield batch, BatchInfo(next_example=expected, corrupt_records=int(skipped.sum()),
+                           failed_examples=failed, corrupt_files=corrupt_files)
 
 
 def make_eval_views_fn(config: ml_collections.ConfigDict):

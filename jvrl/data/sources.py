@@ -22,7 +22,17 @@ Every source yields the parsed-example contract of
 `records.parse_sequence_example`, with one difference: `frames` is tf.string
 [L] (JPEG bytes) for records/synthetic and DECODED tf.uint8 [L, H, W, 3] for
 TFDS; `decode.decode_frames` accepts both.
+
+Corrupt records ('records' and 'synthetic' sources): a record that cannot be
+read (bad length or checksum, a truncated file) or parsed is handled as
+`config.data.on_corrupt_record` says: 'fail' (default) stops with an error
+naming the file and the record number; 'skip' drops it, prints a warning
+naming the file, and counts it in the next example's '_corrupt_skipped' field
+(its file in '_corrupt_file'), which the trainer adds up and logs. TFRecord
+cannot find the next record after a framing error, so the rest of that file is
+lost and counted as one skipped record.
 """
+import sys
 from typing import Any, Mapping
 
 from absl import logging
@@ -36,6 +46,13 @@ SPLITS = synthetic.SPLITS  # ("train", "eval_train", "eval_test")
 DEFAULT_TFDS_SPLITS = {"train": "train", "eval_train": "train", "eval_test": "test"}
 TFDS_PREFIX = "tfds:"
 _MAX_CYCLE_LENGTH = 16  # Files read concurrently per process.
+CORRUPT_RECORD_MODES = ("fail", "skip")
+# Starts the error raised for a corrupt record in 'fail' mode (see
+# `jvrl.data.pipeline.explain_input_error`).
+CORRUPT_RECORD_MESSAGE = "Corrupt or truncated record in"
+# An empty record marks the end of each file (a real video record is never
+# empty; an empty one would parse to a video of zero frames).
+END_MARKER = b""
 
 
 def _field(data_config: Any, name: str, default: Any = None) -> Any:
@@ -112,21 +129,117 @@ def list_split_files(data_config: Any, split: str) -> list[str]:
   return sorted(files)
 
 
-def _record_dataset(files: list[str], *, shuffle_files: bool, seed: int, process_index: int,
-                    process_count: int) -> tf.data.Dataset:
-  """Serialized records of this process's share of `files`."""
+def _corrupt_record_mode(data_config: Any) -> str:
+  mode = _field(data_config, "on_corrupt_record", "fail")
+  if mode not in CORRUPT_RECORD_MODES:
+    raise ValueError(f"config.data.on_corrupt_record must be one of {CORRUPT_RECORD_MODES}, "
+                     f"got {mode!r}.")
+  return mode
+
+
+def _file_records(path: tf.Tensor, file_index: tf.Tensor) -> tf.data.Dataset:
+  """One file's records, numbered, followed by an end marker (an empty record).
+
+  A record that cannot be read (bad length or checksum, truncated file) is an
+  error element that still consumes a number; after it TFRecord cannot find
+  the next record, so the file ends there. The end marker's number therefore
+  reveals records lost at the end of a file.
+  """
+  records_ = tf.data.TFRecordDataset(path).concatenate(
+      tf.data.Dataset.from_tensors(tf.constant(END_MARKER)))
+  return records_.enumerate().map(lambda position, record: {
+      "serialized": record, "file_index": file_index, "position": position})
+
+
+def _checked_records(files: list[str], records_: tf.data.Dataset, mode: str) -> tf.data.Dataset:
+  """Drops unreadable records and reports them, or fails, naming the file.
+
+  `records_` holds parsed examples plus 'file_index', 'position' (number in
+  the file) and 'is_marker'. Errors (unreadable or unparsable records) are
+  dropped; a gap in a file's numbering then means records were lost. 'fail'
+  raises an error naming the file and record; 'skip' prints a warning naming
+  the file and counts the lost records in the next example's
+  '_corrupt_skipped' (with the file in '_corrupt_file'), so the trainer can
+  log them (records lost at the very end of a pass over the files are printed
+  but not counted: no example follows them). End markers are removed.
+  """
+  file_names = tf.constant(files)
+  records_ = records_.ignore_errors()
+
+  def check(state, element):
+    expected, pending, pending_file = state
+    file_index, position = element["file_index"], element["position"]
+    is_marker = element["is_marker"]
+    skipped = position - expected[file_index]
+    path = file_names[file_index]
+    if mode == "fail":
+      message = tf.strings.join([
+          CORRUPT_RECORD_MESSAGE, " ", path, " (record ",
+          tf.strings.as_string(expected[file_index]), "); set "
+          "config.data.on_corrupt_record='skip' to skip such records."])
+      assert_ok = tf.debugging.Assert(tf.equal(skipped, 0), [message], summarize=1)
+      with tf.control_dependencies([assert_ok]):
+        skipped = tf.identity(skipped)
+    else:
+      skipped = tf.cond(skipped > 0, lambda: _print_skipped(skipped, path, expected[file_index]),
+                        lambda: skipped)
+    expected = tf.tensor_scatter_nd_update(
+        expected, [[file_index]], [tf.where(is_marker, tf.constant(0, tf.int64), position + 1)])
+    total = pending + skipped
+    total_file = tf.where(skipped > 0, path, pending_file)
+    example = {k: v for k, v in element.items()
+               if k not in ("file_index", "position", "is_marker")}
+    example["_corrupt_skipped"] = tf.cast(tf.where(is_marker, tf.zeros_like(total), total),
+                                          tf.int32)
+    example["_corrupt_file"] = tf.where(is_marker, "", total_file)
+    # A marker's count waits for the next real example.
+    new_pending = tf.where(is_marker, total, tf.constant(0, tf.int64))
+    new_pending_file = tf.where(is_marker, total_file, "")
+    return (expected, new_pending, new_pending_file), (example, is_marker)
+
+  initial = (tf.zeros([len(files)], tf.int64), tf.constant(0, tf.int64), tf.constant(""))
+  checked = records_.scan(initial, check)
+  return checked.filter(lambda example, is_marker: tf.logical_not(is_marker)).map(
+      lambda example, is_marker: example)
+
+
+def _print_skipped(skipped: tf.Tensor, path: tf.Tensor, first: tf.Tensor) -> tf.Tensor:
+  printed = tf.print("jvrl: skipped", skipped, "corrupt or truncated record(s) in", path,
+                     "from record", first, "(config.data.on_corrupt_record='skip').",
+                     output_stream=sys.stderr)
+  with tf.control_dependencies([printed]):
+    return tf.identity(skipped)
+
+
+def _record_dataset(data_config: Any, files: list[str], *, shuffle_files: bool, seed: int,
+                    process_index: int, process_count: int) -> tf.data.Dataset:
+  """Parsed examples of this process's share of `files`, corrupt records handled.
+
+  Every example also carries '_corrupt_skipped' (records lost just before it,
+  usually 0) and '_corrupt_file' (their file, or '').
+  """
+  mode = _corrupt_record_mode(data_config)
   shard_examples = len(files) < process_count
   if shard_examples:
     logging.warning("%d files < %d processes: every process reads all files and keeps "
                     "every %d-th example.", len(files), process_count, process_count)
   else:
     files = files[process_index::process_count]
-  file_names = tf.data.Dataset.from_tensor_slices(files)
+  file_names = tf.data.Dataset.from_tensor_slices((files, tf.range(len(files), dtype=tf.int64)))
   if shuffle_files:
     file_names = file_names.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   dataset = file_names.interleave(
-      tf.data.TFRecordDataset, cycle_length=min(len(files), _MAX_CYCLE_LENGTH), block_length=1,
+      _file_records, cycle_length=min(len(files), _MAX_CYCLE_LENGTH), block_length=1,
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+  def parse(element):
+    example = records.parse_sequence_example(element["serialized"])
+    example.update(file_index=element["file_index"], position=element["position"],
+                   is_marker=tf.equal(tf.strings.length(element["serialized"]), 0))
+    return example
+
+  dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = _checked_records(files, dataset, mode)
   if shard_examples:
     dataset = dataset.shard(process_count, process_index)
   return dataset
@@ -222,7 +335,5 @@ def make_example_dataset(data_config: Any, split: str, *, shuffle_files: bool, s
     return _tfds_dataset(data_config, split, shuffle_files=shuffle_files, seed=seed,
                          process_index=process_index, process_count=process_count)
   files = list_split_files(data_config, split)
-  dataset = _record_dataset(files, shuffle_files=shuffle_files, seed=seed,
-                            process_index=process_index, process_count=process_count)
-  return dataset.map(records.parse_sequence_example, num_parallel_calls=tf.data.AUTOTUNE,
-                     deterministic=True)
+  return _record_dataset(data_config, files, shuffle_files=shuffle_files, seed=seed,
+                         process_index=process_index, process_count=process_count)

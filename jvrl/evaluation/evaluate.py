@@ -3,7 +3,9 @@
 Features of the eval-train and eval-test splits (multi-clip x multi-crop views
 averaged) feed a linear probe, a weighted kNN classifier and nearest-neighbour
 retrieval (test queries the train split). The same is done for a randomly
-initialised encoder, so the results show what pretraining bought. Results go
+initialised encoder, so the results show what pretraining bought. An
+objective may add an evaluation of its own whole model
+(`Objective.extra_evaluation`, e.g. VATT's zero-shot retrieval). Results go
 to WORKDIR/eval/results.json, TensorBoard (WORKDIR/tensorboard/eval) and a
 table on the console.
 """
@@ -18,6 +20,7 @@ import ml_collections
 import numpy as np
 
 from jvrl import models
+from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.evaluation import features as features_lib
 from jvrl.evaluation import knn
@@ -56,10 +59,11 @@ def evaluate_encoder(
 ) -> dict[str, float]:
   """Extracts eval-train/eval-test features with `encoder` and scores them."""
   batch_size = config.eval.batch_size
-  if batch_size % mesh.shape["data"]:
+  shards = device_batches.num_batch_shards(mesh)
+  if batch_size % shards:
     raise ValueError(
-        f"config.eval.batch_size={batch_size} must be a multiple of the "
-        f"{mesh.shape['data']} devices on the 'data' mesh axis.")
+        f"config.eval.batch_size={batch_size} must be a multiple of the {shards} devices "
+        f"the batch is split over (mesh axes {device_batches.batch_axes(mesh)}).")
   encode = features_lib.make_encode_views_fn(encoder, mesh, config.eval.feature_pooling)
   split_features = {}
   for split in ("eval_train", "eval_test"):
@@ -85,13 +89,14 @@ def random_init_variables(config: ml_collections.ConfigDict, encoder: nn.Module)
 def format_results_table(results: Mapping[str, float]) -> str:
   """A small console table: metric | pretrained | random init | difference."""
   names = [n for n in results if not n.startswith(RANDOM_INIT_PREFIX) and n != "step"]
-  lines = [f"{'metric':<24}{'pretrained':>12}{'random init':>13}{'gain':>9}"]
+  width = max([24] + [len(n) + 1 for n in names])
+  lines = [f"{'metric':<{width}}{'pretrained':>12}{'random init':>13}{'gain':>11}"]
   for name in names:
     value = results[name]
     baseline = results.get(RANDOM_INIT_PREFIX + name)
     base_text = f"{baseline:>13.4f}" if baseline is not None else f"{'-':>13}"
-    gain_text = f"{value - baseline:>+9.4f}" if baseline is not None else f"{'-':>9}"
-    lines.append(f"{name:<24}{value:>12.4f}{base_text}{gain_text}")
+    gain_text = f"{value - baseline:>+11.4f}" if baseline is not None else f"{'-':>11}"
+    lines.append(f"{name:<{width}}{value:>12.4f}{base_text}{gain_text}")
   return "\n".join(lines)
 
 
@@ -118,6 +123,10 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
     results.update(evaluate_encoder(
         config, encoder, random_init_variables(config, encoder), mesh,
         prefix=RANDOM_INIT_PREFIX))
+  from jvrl.objectives import build_objective  # pylint: disable=g-import-not-at-top
+  extra_evaluation = build_objective(config).extra_evaluation
+  if extra_evaluation is not None:  # e.g. VATT's zero-shot retrieval
+    results.update(extra_evaluation(config, workdir, mesh))
   if step is not None:
     results["step"] = int(step)
   log_info("Evaluation took %.1f s.", time.perf_counter() - start)

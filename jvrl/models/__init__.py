@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from jvrl.models import c3d
 from jvrl.models import resnet3d
+from jvrl.models.vatt import vatt
 
 # Read-only: name -> builder taking keyword-only options (width_multiplier,
 # num_classes, dtype, bn_momentum, bn_epsilon, ...).
@@ -24,6 +25,7 @@ MODEL_BUILDERS: Mapping[str, Callable[..., nn.Module]] = types.MappingProxyType(
     "r2plus1d_18": resnet3d.r2plus1d_18,
     "r3d_50": resnet3d.r3d_50,
     "c3d": c3d.c3d, "r3d_prp": resnet3d.r3d_prp, "r2plus1d_prp": resnet3d.r2plus1d_prp,
+    "vatt_video": vatt.vatt_video, "vatt_mat": vatt.vatt_mat,
 })
 MODEL_NAMES: tuple[str, ...] = tuple(MODEL_BUILDERS)
 

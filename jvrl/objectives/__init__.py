@@ -21,6 +21,11 @@ def _build_prp(config: ml_collections.ConfigDict) -> Objective:
   return prp.build_prp_objective(config)
 
 
+def _build_vatt(config: ml_collections.ConfigDict) -> Objective:
+  from jvrl.objectives import vatt  # pylint: disable=g-import-not-at-top
+  return vatt.build_vatt_objective(config)
+
+
 def _build_combined(config: ml_collections.ConfigDict) -> Objective:
   from jvrl.objectives import combined  # pylint: disable=g-import-not-at-top
   return combined.build_combined_objective(config, OBJECTIVES)
@@ -30,6 +35,7 @@ OBJECTIVES: dict[str, Callable[[ml_collections.ConfigDict], Objective]] = {
     "cvrl": _build_cvrl,
     "supervised": _build_supervised,
     "prp": _build_prp,
+    "vatt": _build_vatt,
     "combined": _build_combined,
 }
 

@@ -18,6 +18,11 @@ TrainPreprocessFn = Callable[[Mapping[str, Any], Any], dict]
 # GLOBAL arrays, so reductions over the batch axis span every device.
 LossFn = Callable[[Mapping[str, jax.Array], Mapping[str, jax.Array]],
                   tuple[jax.Array, Mapping[str, jax.Array]]]
+# (config, workdir, mesh) -> {metric: value}: evaluation that needs the whole
+# trained model, not only its encoder (e.g. VATT's zero-shot retrieval); it
+# restores what it needs from WORKDIR's newest checkpoint. Metrics of its
+# random-init baseline carry the 'random_init_' prefix.
+ExtraEvaluationFn = Callable[[Any, str, Any], Mapping[str, float]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +40,9 @@ class Objective:
       views), used to report clips/s.
     rng_names: flax RNG streams `model` needs in training (e.g. 'dropout').
     encoder_name: name of the encoder submodule in `model`'s variables.
+    extra_evaluation: optional evaluation run after the shared encoder
+      evaluation (`jvrl.evaluation.evaluate.run_evaluation`); None for most
+      objectives.
   """
   name: str
   model: nn.Module
@@ -43,3 +51,4 @@ class Objective:
   clips_per_example: int = 1
   rng_names: tuple[str, ...] = ()
   encoder_name: str = "encoder"
+  extra_evaluation: ExtraEvaluationFn | None = None

@@ -19,7 +19,13 @@ Two kinds of files:
 
 Every process of a multi-host run must call `save`, `restore` and
 `export_encoder` (orbax coordinates the writes; only process 0 writes
-`encoder.json`).
+`encoder.json` and the JSON metadata).
+
+An interrupted save (crash, kill, full disk) never replaces or damages the
+last good checkpoint: orbax writes a step into `<step>.orbax-checkpoint-tmp-*`
+and renames it to `<step>` only once every file (of every process) is
+written; `latest_step` and `restore` see finished steps only, and leftover
+temporary directories are deleted when the next `Checkpointer` opens.
 """
 import json
 import os
@@ -79,7 +85,8 @@ class Checkpointer:
     self._manager = ocp.CheckpointManager(
         self._directory,
         options=ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, enable_async_checkpointing=async_save, create=True))
+            max_to_keep=max_to_keep, enable_async_checkpointing=async_save, create=True,
+            cleanup_tmp_directories=True))
 
   @property
   def directory(self) -> str:
@@ -152,6 +159,16 @@ class Checkpointer:
             _METADATA_ITEM: ocp.args.JsonRestore(),
         }))
     return restored[_STATE_ITEM], dict(restored[_METADATA_ITEM])
+
+  def restore_metadata(self, step: int | None = None) -> dict:
+    """The JSON metadata of checkpoint `step` (the newest when None), without the state."""
+    self._manager.wait_until_finished()
+    step = self.latest_step() if step is None else step
+    if step is None or step not in self.all_steps():
+      raise FileNotFoundError(f"No checkpoint for step {step} in {self._directory}.")
+    restored = self._manager.restore(
+        int(step), args=ocp.args.Composite(**{_METADATA_ITEM: ocp.args.JsonRestore()}))
+    return dict(restored[_METADATA_ITEM])
 
   def wait_until_finished(self) -> None:
     """Blocks until every pending asynchronous save is on disk."""

@@ -1,4 +1,4 @@
-"""The training state: everything a checkpoint must hold to resume a run."""
+"""The training state: everything a checkpoint must hold to resume a run exactly."""
 from typing import Any
 
 import flax.struct
@@ -7,12 +7,26 @@ import jax
 
 @flax.struct.dataclass
 class TrainState:
-  """Parameters, mutable model state (batch-norm statistics), optimiser state.
+  """Parameters, mutable model state, optimiser state, RNG and guard counters.
 
-  The step counter is also the RNG position: the train step derives its random
-  keys by folding `step` into the run's base key, so no RNG state is stored.
+  Attributes:
+    step: number of train steps taken (= batches consumed).
+    params: the model's parameters (float32 master weights).
+    model_state: other flax collections, e.g. {'batch_stats': ...}.
+    opt_state: the optimiser's state.
+    rng: uint32 key data of the run's base key (`jax.random.key_data`). Step
+      `s` draws its randomness from `fold_in(rng, s)`, so `rng` and `step`
+      together are the RNG position; keeping the key in the checkpoint makes a
+      resumed run independent of the config's seed.
+    nonfinite_steps: how many steps had a non-finite loss, gradient or update.
+    first_nonfinite_step: the (1-based, as logged) first such step; 0 if none.
+  The input pipeline's position is not an array: it travels in the
+  checkpoint's metadata (see `jvrl.train.trainer`).
   """
   step: jax.Array
   params: Any
   model_state: Any
   opt_state: Any
+  rng: jax.Array
+  nonfinite_steps: jax.Array
+  first_nonfinite_step: jax.Array

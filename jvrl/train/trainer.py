@@ -2,9 +2,24 @@
 
 `make_train_step` is the whole update and reads top to bottom: derive this
 step's RNG, run the objective's model and loss, differentiate, apply the
-optimiser. `train` wires the input pipeline, mesh, optimiser, checkpoints and
-logging around it: it resumes automatically from the newest checkpoint in
-`workdir`, including the input pipeline's position.
+optimiser, guard against non-finite numbers. `train` wires the input pipeline,
+mesh, optimiser, checkpoints and logging around it:
+
+* it resumes automatically from the newest checkpoint in `workdir`: the state
+  (parameters, optimiser state, step, RNG key) and, from the checkpoint's
+  metadata, every process's input-pipeline position, so a resumed run takes
+  exactly the steps an uninterrupted one would;
+* SIGTERM / SIGINT finish the current step, write a checkpoint and raise
+  `Preempted` (`jvrl.main` then exits with status 0; rerunning resumes);
+* a non-finite loss, gradient or update is caught inside the step. With
+  `config.train.skip_nonfinite=False` (default) training stops at the next
+  log or checkpoint step with an error naming the first bad step, and no
+  checkpoint is written after it (the last good one stays the newest); with
+  True that step's update is skipped (the batch is consumed, parameters and
+  optimiser state stay) and counted in the logs;
+* multi-host: every process runs this same function on its own share of the
+  input; only process 0 writes logs and TensorBoard summaries; every process
+  takes part in each checkpoint.
 """
 import os
 import time
@@ -15,28 +30,53 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
+from absl import logging
+from jax.experimental import multihost_utils
 
+from jvrl import config_validation
 from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.objectives import base
 from jvrl.objectives import build_objective
 from jvrl.train import checkpointing
 from jvrl.train import optimizers
+from jvrl.train import preemption
 from jvrl.train import sharding
 from jvrl.train.metrics_writer import MetricsWriter, log_info
 from jvrl.train.train_state import TrainState
 
 CHECKPOINT_SUBDIR = "checkpoints"
 EXPORT_SUBDIR = os.path.join("export", "encoder")
+# Defaults of the guard / preemption fields a config may leave out.
+TRAIN_DEFAULTS = {"skip_nonfinite": False, "preemption_sync_every": 10}
+
+
+class Preempted(Exception):
+  """Training stopped early on SIGTERM/SIGINT after checkpointing `step`."""
+
+  def __init__(self, step: int, checkpoint_dir: str, signal_name: str):
+    cause = signal_name or "A stop signal to another process"
+    super().__init__(f"{cause}: stopped after step {step} and wrote a checkpoint to "
+                     f"{checkpoint_dir}; rerun the same command to resume.")
+    self.step = step
+    self.checkpoint_dir = checkpoint_dir
 
 
 def make_train_step(objective: base.Objective, optimizer: optax.GradientTransformation,
-                    base_rng: jax.Array,
-                    learning_rate_fn: Callable[[jax.Array], jax.Array] | None = None):
-  """Returns `train_step(state, batch) -> (state, metrics)` (not yet jitted)."""
+                    learning_rate_fn: Callable[[jax.Array], jax.Array] | None = None, *,
+                    skip_nonfinite: bool = False):
+  """Returns `train_step(state, batch) -> (state, metrics)` (not yet jitted).
+
+  `skip_nonfinite`: when the loss, the gradient or the update is not finite,
+  keep the old parameters, model and optimiser state (the step counter still
+  advances: the batch is consumed). Either way such steps are counted in
+  `state.nonfinite_steps`.
+  """
+  optimizer = optax.with_extra_args_support(optimizer)
 
   def train_step(state: TrainState, batch: Mapping[str, jax.Array]):
-    step_rng = jax.random.fold_in(base_rng, state.step)
+    step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     rngs = {name: jax.random.fold_in(step_rng, i) for i, name in enumerate(objective.rng_names)}
     mutable = list(state.model_state.keys())
 
@@ -49,13 +89,28 @@ def make_train_step(objective: base.Objective, optimizer: optax.GradientTransfor
 
     (loss, (metrics, new_model_state)), grads = jax.value_and_grad(
         loss_fn, has_aux=True)(state.params)
-    updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params)
-    new_state = TrainState(
-        step=state.step + 1,
+    updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params, value=loss)
+    updated = state.replace(
         params=optax.apply_updates(state.params, updates),
         model_state=dict(new_model_state),
         opt_state=new_opt_state)
-    metrics = dict(metrics, loss=loss, grad_norm=optax.global_norm(grads))
+
+    # Guard: count non-finite steps; optionally keep the old state for them.
+    grad_norm = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(
+        optax.global_norm(updates))
+    if skip_nonfinite:
+      updated = jax.tree.map(lambda new, old: jnp.where(finite, new, old), updated, state)
+    first_bad = jnp.where(~finite & (state.first_nonfinite_step == 0), state.step + 1,
+                          state.first_nonfinite_step)
+    new_state = updated.replace(
+        step=state.step + 1,
+        nonfinite_steps=state.nonfinite_steps + (~finite).astype(jnp.int32),
+        first_nonfinite_step=first_bad.astype(jnp.int32))
+
+    metrics = dict(metrics, loss=loss, grad_norm=grad_norm,
+                   nonfinite_steps=new_state.nonfinite_steps,
+                   first_nonfinite_step=new_state.first_nonfinite_step)
     if learning_rate_fn is not None:
       metrics["learning_rate"] = learning_rate_fn(state.step)
     return new_state, metrics
@@ -64,16 +119,21 @@ def make_train_step(objective: base.Objective, optimizer: optax.GradientTransfor
 
 
 def init_train_state(objective: base.Objective, optimizer: optax.GradientTransformation,
-                     example_batch: Mapping[str, Any], rng: jax.Array) -> TrainState:
+                     example_batch: Mapping[str, Any], rng: jax.Array,
+                     train_rng: jax.Array) -> TrainState:
   """Initialises parameters, model state and optimiser state (not jitted).
 
-  `example_batch` only provides shapes and dtypes (a batch of one is enough).
+  `example_batch` only provides shapes and dtypes (a batch of one is enough);
+  `rng` initialises the parameters, `train_rng` is the base key of the
+  training steps' randomness (kept in the state).
   """
   rngs = {"params": rng, **{name: rng for name in objective.rng_names}}
   variables = dict(objective.model.init(rngs, example_batch, train=False))
   params = variables.pop("params")
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    model_state=variables, opt_state=optimizer.init(params))
+  zero = jnp.zeros((), jnp.int32)
+  return TrainState(step=zero, params=params, model_state=variables,
+                    opt_state=optimizer.init(params), rng=jax.random.key_data(train_rng),
+                    nonfinite_steps=zero, first_nonfinite_step=zero)
 
 
 def example_batch_from_spec(element_spec: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -81,11 +141,13 @@ def example_batch_from_spec(element_spec: Mapping[str, Any]) -> dict[str, np.nda
 
   `element_spec`: dict of tf.TensorSpec (a tf.data element_spec) or of
   anything with `.shape` and a numpy-compatible `.dtype` (ShapeDtypeStruct).
+  The pipeline's host-only fields (`pipeline.HOST_FIELDS`) are left out.
   """
   def zeros(spec):
     dtype = getattr(spec.dtype, "as_numpy_dtype", spec.dtype)
     return np.zeros((1,) + tuple(spec.shape[1:]), dtype)
-  return {name: zeros(spec) for name, spec in element_spec.items()}
+  return {name: zeros(spec) for name, spec in element_spec.items()
+          if name not in pipeline.HOST_FIELDS}
 
 
 class Setup:
@@ -104,35 +166,39 @@ class Setup:
     self.learning_rate_fn = optimizers.make_learning_rate_schedule(
         config.optimizer, self.num_steps, self.global_batch_size)
 
+  def _init(self, example):
+    return lambda rng, train_rng: init_train_state(
+        self.objective, self.optimizer, example, rng, train_rng)
+
+  def _rngs(self):
+    return jax.random.key(self.config.seed), jax.random.key(self.config.seed + 1)
+
   def abstract_state(self, element_spec) -> tuple[TrainState, Any]:
     """(abstract TrainState with shardings, the state's sharding tree)."""
-    example = example_batch_from_spec(element_spec)
-    shapes = jax.eval_shape(
-        lambda rng: init_train_state(self.objective, self.optimizer, example, rng),
-        jax.random.key(0))
+    shapes = jax.eval_shape(self._init(example_batch_from_spec(element_spec)), *self._rngs())
     shardings = sharding.infer_shardings(shapes, self.config.sharding_rules, self.mesh)
     abstract = jax.tree.map(
         lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, shardings)
     return abstract, shardings
 
   def fresh_state(self, element_spec, shardings) -> TrainState:
-    example = example_batch_from_spec(element_spec)
-    init = jax.jit(lambda rng: init_train_state(self.objective, self.optimizer, example, rng),
-                   out_shardings=shardings)
+    init = jax.jit(self._init(example_batch_from_spec(element_spec)), out_shardings=shardings)
     # Non-partitionable threefry: XLA:CPU compiles each partitionable random
     # initialiser in ~4 s (R3D-18 init: 69 s vs 6 s). Init runs once, so the
     # partitioning it would allow does not matter.
     with jax.threefry_partitionable(False):
-      return init(jax.random.key(self.config.seed))
+      return init(*self._rngs())
 
 
 def validate_batch_size(batch_size: int, mesh, field: str) -> None:
-  """Batch must split evenly over processes and over the mesh's data axis."""
-  data_devices = mesh.shape["data"]
-  if batch_size <= 0 or batch_size % data_devices or batch_size % jax.process_count():
+  """Batch must split evenly over processes and over the mesh's batch axes."""
+  shards = device_batches.num_batch_shards(mesh)
+  processes = jax.process_count()
+  if batch_size <= 0 or batch_size % shards or batch_size % processes:
     raise ValueError(
-        f"{field}={batch_size} must be a positive multiple of the {data_devices} devices "
-        f"on the 'data' mesh axis and of the {jax.process_count()} processes.")
+        f"{field}={batch_size} must be a positive multiple of the {shards} devices the "
+        f"batch is split over (mesh axes {device_batches.batch_axes(mesh)}) and of the "
+        f"{processes} processes.")
 
 
 def encoder_variables(state: TrainState, name: str = "encoder") -> dict:
@@ -152,6 +218,97 @@ def _format_eta(seconds: float) -> str:
   return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def _train_setting(config: ml_collections.ConfigDict, name: str) -> Any:
+  return config.train.get(name, TRAIN_DEFAULTS[name])
+
+
+def _all_processes(value: int) -> list[int]:
+  """`value` of every process, in process order (a collective when multi-host)."""
+  if jax.process_count() == 1:
+    return [int(value)]
+  return [int(v) for v in multihost_utils.process_allgather(np.asarray(value, np.int64))]
+
+
+class InputPosition:
+  """This process's place in its training input stream, and what it skipped.
+
+  Saved in each checkpoint's metadata (for every process) and read back on
+  resume: `next_example` is where the resumed pipeline starts.
+  """
+
+  def __init__(self, next_example: int = 0, corrupt_records: int = 0,
+               failed_examples: int = 0):
+    self.next_example = next_example
+    self.corrupt_records = corrupt_records
+    self.failed_examples = failed_examples
+
+  def advance(self, info: pipeline.BatchInfo, step: int) -> None:
+    """Moves past one consumed batch; warns about what the pipeline skipped."""
+    self.next_example = info.next_example
+    if info.corrupt_records or info.failed_examples:
+      self.corrupt_records += info.corrupt_records
+      self.failed_examples += info.failed_examples
+      logging.warning(
+          "Process %d, step %d: skipped %d corrupt record(s)%s and %d example(s) whose "
+          "preprocessing failed; %d and %d so far (config.data.on_corrupt_record='skip').",
+          jax.process_index(), step, info.corrupt_records,
+          f" in {', '.join(info.corrupt_files)}" if info.corrupt_files else "",
+          info.failed_examples, self.corrupt_records, self.failed_examples)
+
+  def to_metadata(self, local_batch_size: int) -> dict:
+    """Every process's position (a collective when multi-host: call on all)."""
+    return {"process_count": jax.process_count(), "local_batch_size": local_batch_size,
+            "next_example": _all_processes(self.next_example),
+            "corrupt_records": _all_processes(self.corrupt_records),
+            "failed_examples": _all_processes(self.failed_examples)}
+
+  @classmethod
+  def from_metadata(cls, metadata: Mapping[str, Any] | None, step: int,
+                    local_batch_size: int) -> "InputPosition":
+    """This process's position from a checkpoint's metadata (None: a fresh run)."""
+    if step == 0:
+      return cls()
+    saved = (metadata or {}).get("input")
+    process, count = jax.process_index(), jax.process_count()
+    if (saved and saved["process_count"] == count
+        and saved["local_batch_size"] == local_batch_size):
+      return cls(saved["next_example"][process], saved["corrupt_records"][process],
+                 saved["failed_examples"][process])
+    logging.warning(
+        "The checkpoint's input position is for another process count or batch size "
+        "(or missing); restarting the input at example %d (exact only if no example "
+        "was skipped).", step * local_batch_size)
+    return cls(step * local_batch_size)
+
+
+def _raise_if_nonfinite(nonfinite_steps: int, first_step: int, checkpointer) -> None:
+  if nonfinite_steps:
+    raise FloatingPointError(
+        f"Non-finite loss, gradient or update at step {first_step} ({nonfinite_steps} such "
+        f"step(s) so far); training stopped and the last good checkpoint in "
+        f"{checkpointer.directory} (step {checkpointer.latest_step()}) is kept. Lower the "
+        "learning rate, or set config.train.skip_nonfinite=True to skip such batches.")
+
+
+def _log_progress(step: int, num_steps: int, metrics: dict, steps_per_sec: float,
+                  clips_per_sec: float, position: InputPosition, writer: MetricsWriter) -> None:
+  """The progress line (process 0) and TensorBoard scalars of a log step."""
+  metrics = dict(metrics)
+  nonfinite = int(metrics.pop("nonfinite_steps"))
+  first_bad = int(metrics.pop("first_nonfinite_step"))
+  eta = (num_steps - step) / max(steps_per_sec, 1e-9)
+  log_info("step %d/%d  loss %.4f  %s  %.2f steps/s  %.1f clips/s  ETA %s%s",
+           step, num_steps, float(metrics["loss"]),
+           "  ".join(f"{k} {float(v):.4g}" for k, v in sorted(metrics.items()) if k != "loss"),
+           steps_per_sec, clips_per_sec, _format_eta(eta),
+           f"  skipped {nonfinite} non-finite step(s), first at step {first_bad}"
+           if nonfinite else "")
+  skipped = sum(_all_processes(position.corrupt_records + position.failed_examples))
+  writer.write_scalars(step, dict(metrics, steps_per_sec=steps_per_sec,
+                                  clips_per_sec=clips_per_sec, nonfinite_steps=nonfinite,
+                                  skipped_examples=skipped))
+
+
 def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, dict]:
   """Trains `config.objective` for `config.train.num_steps`, resuming if possible.
 
@@ -159,38 +316,56 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, 
   WORKDIR/tensorboard/train and, at the end, the encoder alone under
   WORKDIR/export/encoder. Returns the final state and the encoder's variables
   (on the host).
+
+  Raises:
+    Preempted: SIGTERM/SIGINT arrived; a checkpoint of the last step was written.
+    FloatingPointError: a non-finite step with `config.train.skip_nonfinite`
+      off; no checkpoint was written after it.
+    pipeline.CorruptRecordError: a corrupt record with
+      `config.data.on_corrupt_record='fail'`.
   """
+  config_validation.validate_config(config, mode="train")
   setup = Setup(config)
   mesh, objective = setup.mesh, setup.objective
+  skip_nonfinite = _train_setting(config, "skip_nonfinite")
   checkpointer = checkpointing.Checkpointer(
       os.path.join(workdir, CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
   latest = checkpointer.latest_step()
-  # The pipeline starts at the first example the checkpoint has not seen yet
-  # (the checkpoint's step is the number of batches consumed).
   start_step = latest or 0
+  position = InputPosition.from_metadata(
+      checkpointer.restore_metadata(latest) if latest is not None else None,
+      start_step, setup.local_batch_size)
   dataset = pipeline.make_train_dataset(
       config, objective.preprocess_train, setup.local_batch_size,
       process_index=jax.process_index(), process_count=jax.process_count(),
-      start_example=start_step * setup.local_batch_size)
+      start_example=position.next_example, host_fields=True)
   abstract_state, state_shardings = setup.abstract_state(dataset.element_spec)
   if latest is not None:
-    state, _ = checkpointer.restore(abstract_state, step=latest)
-    log_info("Resumed from checkpoint at step %d in %s.", latest, workdir)
+    try:
+      state, _ = checkpointer.restore(abstract_state, step=latest)
+    except (ValueError, KeyError, TypeError) as error:
+      raise ValueError(
+          f"Checkpoint {latest} in {checkpointer.directory} does not fit this run's train "
+          f"state (another model or config, or an older jvrl): {error}. Use a new --workdir."
+      ) from error
+    log_info("Resumed from checkpoint at step %d in %s (input example %d).", latest, workdir,
+             position.next_example)
   else:
     state = setup.fresh_state(dataset.element_spec, state_shardings)
   if int(jax.device_get(state.step)) != start_step:
     raise ValueError(f"Checkpoint {latest} in {workdir} holds step "
                      f"{int(jax.device_get(state.step))}; the checkpoint is inconsistent.")
   param_count = sum(x.size for x in jax.tree.leaves(state.params))
-  log_info("Objective %s, model %s: %s parameters; mesh %s; global batch %d.",
-           objective.name, config.model_name, f"{param_count:,}", dict(mesh.shape),
+  log_info("Objective %s, model %s: %s parameters (%s per device); mesh %s; global batch %d.",
+           objective.name, config.model_name, f"{param_count:,}",
+           _format_bytes(sharding.bytes_per_device(state.params)), dict(mesh.shape),
            setup.global_batch_size)
 
-  batches = device_batches.prefetch_to_mesh(dataset.as_numpy_iterator(), mesh)
-
+  batches = device_batches.prefetch_with_host_data(
+      pipeline.host_batches(dataset, position.next_example), mesh)
   train_step = jax.jit(
-      make_train_step(objective, setup.optimizer, jax.random.key(config.seed + 1),
-                      setup.learning_rate_fn),
+      make_train_step(objective, setup.optimizer, setup.learning_rate_fn,
+                      skip_nonfinite=skip_nonfinite),
       in_shardings=(state_shardings, device_batches.batch_sharding(mesh)),
       out_shardings=(state_shardings, sharding.replicated(mesh)),
       donate_argnums=(0,))
@@ -201,49 +376,73 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, 
   clips_per_step = setup.global_batch_size * objective.clips_per_example
   log_every = max(1, config.train.log_every)
   step = start_step
-  if step < setup.num_steps:
-    batch = next(batches)
-    compile_start = time.perf_counter()
-    compiled_step = train_step.lower(state, batch).compile()
-    log_info("Compiled the train step in %.1f s.", time.perf_counter() - compile_start)
-    interval_start, interval_steps, run_start = time.perf_counter(), 0, time.perf_counter()
-    while True:
-      state, metrics = compiled_step(state, batch)
-      step += 1
-      interval_steps += 1
-      if step % log_every == 0 or step == setup.num_steps:
-        metrics = jax.device_get(metrics)  # the only host sync of the loop
-        now = time.perf_counter()
-        steps_per_sec = interval_steps / (now - interval_start)
-        eta = (setup.num_steps - step) / max(steps_per_sec, 1e-9)
-        log_info("step %d/%d  loss %.4f  %s  %.2f steps/s  %.1f clips/s  ETA %s",
-                 step, setup.num_steps, float(metrics["loss"]),
-                 "  ".join(f"{k} {float(v):.4g}" for k, v in sorted(metrics.items())
-                           if k != "loss"),
-                 steps_per_sec, steps_per_sec * clips_per_step, _format_eta(eta))
-        writer.write_scalars(step, dict(metrics, steps_per_sec=steps_per_sec,
-                                        clips_per_sec=steps_per_sec * clips_per_step))
-        if not np.isfinite(float(metrics["loss"])):
-          raise FloatingPointError(
-              f"Non-finite loss {float(metrics['loss'])} at step {step}; the last good "
-              f"checkpoint in {checkpointer.directory} is kept.")
-        interval_start, interval_steps = time.perf_counter(), 0
-      if step % config.train.checkpoint_every == 0 or step == setup.num_steps:
-        checkpointer.save(step, state, metadata)
-      if step >= setup.num_steps:
-        break
-      batch = next(batches)
-    log_info("Trained %d steps in %.1f s.", step - start_step, time.perf_counter() - run_start)
-  checkpointer.wait_until_finished()
-  checkpointer.close()
-  writer.close()
-  encoder = jax.device_get(encoder_variables(state, objective.encoder_name))
-  if jax.process_index() == 0:
-    checkpointing.export_encoder(
-        os.path.join(workdir, EXPORT_SUBDIR), model_name=config.model_name,
-        model_kwargs=config.model.to_dict(), variables=encoder)
-    log_info("Exported the encoder to %s.", os.path.join(workdir, EXPORT_SUBDIR))
+  watcher = preemption.PreemptionWatcher(_train_setting(config, "preemption_sync_every"))
+  try:
+    with watcher:
+      if step < setup.num_steps:
+        batch, batch_info = next(batches)
+        compile_start = time.perf_counter()
+        compiled_step = train_step.lower(state, batch).compile()
+        log_info("Compiled the train step in %.1f s.", time.perf_counter() - compile_start)
+        if jax.process_count() > 1:
+          # Start stepping together: a process still compiling when the others
+          # reach the step's first collective would make them time out.
+          ocp.multihost.sync_global_processes("jvrl_train_step_compiled")
+        interval_start, interval_steps, run_start = (time.perf_counter(), 0,
+                                                     time.perf_counter())
+        while True:
+          state, metrics = compiled_step(state, batch)
+          step += 1
+          interval_steps += 1
+          position.advance(batch_info, step)
+          if step % log_every == 0 or step == setup.num_steps:
+            metrics = jax.device_get(metrics)  # the loop's only regular host sync
+            if not skip_nonfinite:
+              _raise_if_nonfinite(int(metrics["nonfinite_steps"]),
+                                  int(metrics["first_nonfinite_step"]), checkpointer)
+            steps_per_sec = interval_steps / (time.perf_counter() - interval_start)
+            _log_progress(step, setup.num_steps, metrics, steps_per_sec,
+                          steps_per_sec * clips_per_step, position, writer)
+            interval_start, interval_steps = time.perf_counter(), 0
+          stop = watcher.should_stop(step)
+          if step % config.train.checkpoint_every == 0 or step == setup.num_steps or stop:
+            if not skip_nonfinite:  # never checkpoint a state past a non-finite step
+              _raise_if_nonfinite(int(jax.device_get(state.nonfinite_steps)),
+                                  int(jax.device_get(state.first_nonfinite_step)),
+                                  checkpointer)
+            checkpointer.save(step, state, dict(
+                metadata, input=position.to_metadata(setup.local_batch_size)))
+          if stop:
+            raise Preempted(step, checkpointer.directory, watcher.signal_name)
+          if step >= setup.num_steps:
+            break
+          batch, batch_info = next(batches)
+        log_info("Trained %d steps in %.1f s.", step - start_step,
+                 time.perf_counter() - run_start)
+  finally:
+    checkpointer.close()  # waits for pending (good) saves, also on errors
+    writer.close()
+  encoder = _to_host(encoder_variables(state, objective.encoder_name))
+  checkpointing.export_encoder(  # every process: orbax coordinates the write
+      os.path.join(workdir, EXPORT_SUBDIR), model_name=config.model_name,
+      model_kwargs=config.model.to_dict(), variables=encoder)
+  log_info("Exported the encoder to %s.", os.path.join(workdir, EXPORT_SUBDIR))
   return state, encoder
+
+
+def _to_host(tree: Any) -> Any:
+  """Numpy copies of global arrays, also those split across processes."""
+  if jax.process_count() == 1:
+    return jax.device_get(tree)
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def _format_bytes(count: int) -> str:
+  for unit in ("B", "KiB", "MiB", "GiB"):
+    if count < 1024 or unit == "GiB":
+      return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+    count /= 1024
+  return f"{count:.1f} GiB"
 
 
 def restore_encoder_variables(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict, int]:

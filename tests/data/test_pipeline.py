@@ -1,5 +1,6 @@
 """Evaluation pipeline: every video exactly once, padded full batches, views."""
 import numpy as np
+import pytest
 
 from jvrl.data import pipeline
 
@@ -43,3 +44,52 @@ def test_records_source_reads_the_same_files_as_synthetic(tiny_cvrl_config):
   for a, b in zip(from_records, synthetic):
     np.testing.assert_array_equal(a["video"], b["video"])
     np.testing.assert_array_equal(a["label"], b["label"])
+
+
+def _records_config(tmp_path, on_corrupt_record):
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  from test_sources import _write_damaged_records  # pylint: disable=g-import-not-at-top
+  return ml_collections.ConfigDict(dict(seed=0, data=dict(
+      source="records", train_files=_write_damaged_records(str(tmp_path)),
+      on_corrupt_record=on_corrupt_record, shuffle_buffer=4, num_parallel_calls=-1)))
+
+
+def _label_preprocess(example, seed):
+  """No decoding; fails (like an undecodable frame) for label 21."""
+  from jvrl.data.tf_setup import tf  # pylint: disable=g-import-not-at-top
+  check = tf.debugging.assert_none_equal(example["label"], 21)
+  with tf.control_dependencies([check]):
+    return {"label": tf.identity(example["label"]), "seed": seed[1]}
+
+
+def test_train_batches_report_skips_and_resume_exactly(tmp_path):
+  config = _records_config(tmp_path, "skip")
+  dataset = pipeline.make_train_dataset(config, _label_preprocess, 2, host_fields=True)
+  first = list(zip(range(12), pipeline.host_batches(dataset)))
+  assert all(set(batch) == {"label", "seed"} for _, (batch, _) in first)
+  infos = [info for _, (_, info) in first]
+  # Two epochs' worth: each pass skips 2 records (1 counted per pass: the
+  # truncated tail of the last file to end is printed, not counted) and 1 example.
+  assert sum(i.corrupt_records for i in infos) >= 2
+  assert sum(i.failed_examples for i in infos) >= 1
+  assert any("b_bad_record" in f for i in infos for f in i.corrupt_files)
+  # Resuming from the position after batch 5 gives exactly batches 6...
+  position = infos[5].next_example
+  resumed = pipeline.host_batches(
+      pipeline.make_train_dataset(config, _label_preprocess, 2, start_example=position,
+                                  host_fields=True),
+      position)
+  for (_, (want, _)), (got, _) in zip(first[6:], resumed):
+    np.testing.assert_array_equal(got["label"], want["label"])
+    np.testing.assert_array_equal(got["seed"], want["seed"])
+
+
+def test_corrupt_record_in_fail_mode_is_one_clear_error(tmp_path):
+  config = _records_config(tmp_path, "fail")
+  batches = pipeline.host_batches(
+      pipeline.make_train_dataset(config, _label_preprocess, 2, host_fields=True))
+  with pytest.raises(pipeline.CorruptRecordError,
+                     match=r"^Corrupt or truncated record in \S+\.tfrecord \(record \d\); set "
+                           r"config.data.on_corrupt_record='skip' to skip such records.$"):
+    for _ in range(20):
+      next(batches)

@@ -130,3 +130,56 @@ def test_tfds_source_follows_the_contract():
     assert example["filename"] == b""
     assert isinstance(example["label_text"], bytes) and example["label_text"]
   assert np.issubdtype(examples[0]["frames"].dtype, np.uint8)
+
+
+def _write_damaged_records(directory: str) -> str:
+  """Three record files: 'a' truncated in its last record, 'b' with an unparsable
+  record 1, 'c' clean and longer (so examples follow the others' end). Labels:
+  a 0-3, b 10-13, c 20-25."""
+  def write(name, labels, bad_index=None, truncate=0):
+    path = os.path.join(directory, f"{name}.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+      for i, label in enumerate(labels):
+        data = records.make_sequence_example(jpeg_frames=[b"x"], label=label).SerializeToString()
+        writer.write(b"\xff\xff" + data if i == bad_index else data)
+    if truncate:
+      with open(path, "rb") as f:
+        data = f.read()
+      with open(path, "wb") as f:
+        f.write(data[:-truncate])
+  os.makedirs(directory, exist_ok=True)
+  write("a_truncated", range(4), truncate=5)
+  write("b_bad_record", range(10, 14), bad_index=1)
+  write("c_clean", range(20, 26))
+  return os.path.join(directory, "*.tfrecord")
+
+
+def test_corrupt_record_fails_naming_file_and_record(tmp_path):
+  config = _data_config(train_files=_write_damaged_records(str(tmp_path)),
+                        on_corrupt_record="fail")
+  dataset = sources.make_example_dataset(config, "train", shuffle_files=False, seed=0)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"Corrupt or truncated record in \S*b_bad_record.tfrecord \(record 1\)"):
+    list(dataset.as_numpy_iterator())
+
+
+def test_corrupt_records_are_skipped_counted_and_reported(tmp_path, capfd):
+  config = _data_config(train_files=_write_damaged_records(str(tmp_path)),
+                        on_corrupt_record="skip")
+  examples = list(sources.make_example_dataset(
+      config, "train", shuffle_files=False, seed=0).as_numpy_iterator())
+  assert sorted(int(e["label"]) for e in examples) == [0, 1, 2, 10, 12, 13, *range(20, 26)]
+  assert sum(int(e["_corrupt_skipped"]) for e in examples) == 2
+  files = {os.path.basename(e["_corrupt_file"].decode()) for e in examples
+           if e["_corrupt_skipped"]}
+  assert files == {"a_truncated.tfrecord", "b_bad_record.tfrecord"}
+  printed = capfd.readouterr().err
+  assert "skipped 1 corrupt or truncated record(s) in" in printed
+  assert "b_bad_record.tfrecord" in printed and "a_truncated.tfrecord" in printed
+
+
+def test_on_corrupt_record_must_be_known(tmp_path):
+  config = _data_config(train_files=_write_damaged_records(str(tmp_path)),
+                        on_corrupt_record="ignore")
+  with pytest.raises(ValueError, match="on_corrupt_record"):
+    sources.make_example_dataset(config, "train", shuffle_files=False, seed=0)

@@ -228,3 +228,41 @@ def test_export_and_load_errors(tmp_path, monkeypatch):
   spec_path.write_text(json.dumps(dict(spec, param_count=4)))
   with pytest.raises(ValueError, match="parameters"):
     checkpointing.load_encoder(tmp_path / "c")
+
+
+_CRASH_DURING_SAVE = r"""
+import os, sys
+import numpy as np
+from orbax.checkpoint._src.path import atomicity
+from jvrl.train import checkpointing
+
+checkpointer = checkpointing.Checkpointer(sys.argv[1], async_save=False)
+checkpointer.save(2, {"w": np.arange(4.0)}, {"note": "good"})
+checkpointer.wait_until_finished()
+
+async def crash(self):  # every file of step 4 is written; the process dies before the commit
+  os._exit(3)
+
+atomicity.AtomicRenameTemporaryPath.finalize = crash
+checkpointer.save(4, {"w": np.arange(4.0) * 10}, {"note": "never committed"})
+checkpointer.wait_until_finished()
+"""
+
+
+def test_interrupted_save_never_replaces_the_last_good_checkpoint(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  directory = str(tmp_path / "ckpt")
+  result = subprocess.run([sys.executable, "-c", _CRASH_DURING_SAVE, directory],
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 3, result.stderr[-2000:]
+  leftovers = [name for name in os.listdir(directory) if "tmp" in name]
+  assert sorted(os.listdir(directory)) == sorted(["2"] + leftovers) and leftovers
+
+  with checkpointing.Checkpointer(directory) as checkpointer:
+    assert checkpointer.latest_step() == 2
+    state, metadata = checkpointer.restore({"w": jax.ShapeDtypeStruct((4,), np.float64)})
+    np.testing.assert_array_equal(state["w"], np.arange(4.0))
+    assert metadata == {"note": "good"}
+    checkpointer.save(4, {"w": np.arange(4.0) * 10}, {"note": "retried"})
+  assert sorted(os.listdir(directory)) == ["2", "4"]  # the leftover is cleaned up

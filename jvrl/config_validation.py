@@ -1,0 +1,186 @@
+"""Start-up checks of an experiment config: each problem is one line saying what to change.
+
+`validate_config` runs before any data is read or any model is compiled, so a
+mistake costs seconds, not a compile or a dataset pass. It checks:
+
+* the objective and model exist, the model accepts `config.model`'s options,
+  and the two fit together (objectives put their own heads on the encoder's
+  feature map, so `config.model.num_classes` must be unset; the objective's
+  own config section is present);
+* shapes: clip length, frame stride and crop sizes are positive, the training
+  crop fits the synthetic frames, the eval crop fits the resized frames;
+* `config.model.dtype` is a float type JAX computes in (mixed precision:
+  'bfloat16' computes activations and matmuls in bfloat16 while the
+  parameters, optimiser state and loss stay float32);
+* the mesh fits the devices, the sharding rules are (regex, known tactic)
+  pairs, and the train / eval batch sizes divide over the batch's devices and
+  the processes; evaluation is asked for on one host only;
+* the training settings (steps, intervals, guard and preemption options) and
+  `config.data.on_corrupt_record` have valid values;
+* for `source='records'`, every file pattern the mode needs matches files.
+"""
+import math
+import re
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
+_MODES = ("train", "eval", "train_and_eval")
+# Objectives whose config carries a section of their own name.
+_SECTION_OBJECTIVES = ("cvrl", "supervised", "prp", "vatt")
+
+
+class ConfigError(ValueError):
+  """An invalid config; the message is one line naming the field to change."""
+
+
+def _get(node: Any, path: str, default: Any = None) -> Any:
+  for part in path.split("."):
+    if node is None or not hasattr(node, "get"):
+      return default
+    node = node.get(part, None)
+  return default if node is None else node
+
+
+def _require(condition: bool, message: str) -> None:
+  if not condition:
+    raise ConfigError(message)
+
+
+def _positive_ints(config, paths: tuple[str, ...]) -> None:
+  for path in paths:
+    value = _get(config, path)
+    if value is not None:
+      _require(isinstance(value, int) and value >= 1,
+               f"config.{path}={value!r} must be a positive integer.")
+
+
+def _check_objective_and_model(config) -> None:
+  from jvrl import models  # pylint: disable=g-import-not-at-top
+  from jvrl.objectives import OBJECTIVES  # pylint: disable=g-import-not-at-top
+  objective = _get(config, "objective")
+  _require(objective in OBJECTIVES, f"config.objective={objective!r} is unknown; use one of "
+           f"{sorted(OBJECTIVES)}.")
+  if objective in _SECTION_OBJECTIVES:
+    _require(_get(config, objective) is not None,
+             f"config.objective={objective!r} needs a config.{objective} section (see "
+             f"configs/{objective}_synthetic.py).")
+  model_name = _get(config, "model_name")
+  _require(model_name in models.MODEL_NAMES, f"config.model_name={model_name!r} is unknown; "
+           f"use one of {list(models.MODEL_NAMES)}.")
+  model = _get(config, "model", {})
+  options = models.model_options(model_name)
+  for key in model:
+    _require(key in options, f"config.model.{key} is not an option of {model_name!r}; it "
+             f"accepts {list(options)}.")
+  _require(_get(model, "num_classes") is None,
+           f"config.model.num_classes={_get(model, 'num_classes')} makes {model_name!r} a "
+           f"classifier, but objective {objective!r} needs its feature map: remove "
+           "config.model.num_classes (objectives add their own heads).")
+  dtype = _get(model, "dtype")
+  if dtype is not None:
+    _require(str(jnp.dtype(dtype) if not isinstance(dtype, str) else dtype) in COMPUTE_DTYPES,
+             f"config.model.dtype={dtype!r} must be one of {COMPUTE_DTYPES} "
+             "('bfloat16' = mixed precision with float32 parameters).")
+  if objective == "supervised":
+    classes = _get(config, "supervised.num_classes")
+    _require(isinstance(classes, int) and classes >= 1,
+             f"config.supervised.num_classes={classes!r} must be the number of classes (>= 1).")
+
+
+def _check_shapes(config) -> None:
+  _positive_ints(config, ("data.clip_length", "data.frame_stride", "data.crop_size",
+                          "eval.crop_size", "eval.resize_short_side", "eval.num_clips",
+                          "eval.num_crops"))
+  crop = _get(config, "data.crop_size")
+  if _get(config, "data.source", "synthetic") == "synthetic" and crop is not None:
+    height, width = _get(config, "data.synthetic.height"), _get(config, "data.synthetic.width")
+    if height and width:
+      _require(crop <= min(height, width),
+               f"config.data.crop_size={crop} is larger than the synthetic frames "
+               f"({height}x{width}): lower it or raise config.data.synthetic.height/width.")
+  eval_crop, resize = _get(config, "eval.crop_size"), _get(config, "eval.resize_short_side")
+  if eval_crop and resize:
+    _require(eval_crop <= resize,
+             f"config.eval.crop_size={eval_crop} exceeds config.eval.resize_short_side="
+             f"{resize}: lower the crop or raise the resize.")
+
+
+def _check_devices(config, mode: str) -> None:
+  from jvrl.data import device_batches  # pylint: disable=g-import-not-at-top
+  from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
+  mesh_config = _get(config, "mesh", {"data": -1})
+  try:
+    mesh = sharding.make_mesh(dict(mesh_config))
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
+  for rule in _get(config, "sharding_rules", ()):
+    _require(len(rule) == 2, f"config.sharding_rules entry {rule!r} must be a (regex, tactic) "
+             "pair.")
+    pattern, tactic = rule
+    try:
+      re.compile(pattern)
+    except re.error as error:
+      raise ConfigError(f"config.sharding_rules regex {pattern!r} is invalid: {error}.") from None
+    _require(tactic in sharding.TACTICS, f"config.sharding_rules tactic {tactic!r} for "
+             f"{pattern!r} is unknown; use one of {sharding.TACTICS}.")
+  shards, processes = device_batches.num_batch_shards(mesh), jax.process_count()
+  _require(mode == "train" or processes == 1,
+           f"Evaluation runs on one host for now, but this run has {processes} processes: "
+           "train with --mode=train on the pod, then run --mode=eval on one host.")
+  multiple = math.lcm(shards, processes)
+  fields = ["train.batch_size"] if mode != "eval" else []
+  fields += ["eval.batch_size"] if mode != "train" else []
+  for field in fields:
+    size = _get(config, field)
+    if size is None:
+      continue
+    _require(isinstance(size, int) and size > 0 and size % multiple == 0,
+             f"config.{field}={size} must be a positive multiple of {shards} (the devices the "
+             f"batch is split over, mesh axes {device_batches.batch_axes(mesh)}) and of the "
+             f"{processes} process(es), e.g. {multiple * max(1, round(size / multiple))}.")
+
+
+def _check_training(config) -> None:
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  _positive_ints(config, ("train.num_steps", "train.log_every", "train.checkpoint_every",
+                          "train.keep_checkpoints", "train.preemption_sync_every"))
+  warmup, steps = _get(config, "optimizer.warmup_steps"), _get(config, "train.num_steps")
+  if isinstance(warmup, int) and isinstance(steps, int):
+    _require(warmup <= steps, f"config.optimizer.warmup_steps={warmup} exceeds "
+             f"config.train.num_steps={steps}: lower the warm-up or train longer.")
+  skip = _get(config, "train.skip_nonfinite", False)
+  _require(isinstance(skip, bool), f"config.train.skip_nonfinite={skip!r} must be True or False.")
+  on_corrupt = _get(config, "data.on_corrupt_record", "fail")
+  _require(on_corrupt in sources.CORRUPT_RECORD_MODES, "config.data.on_corrupt_record="
+           f"{on_corrupt!r} must be one of {sources.CORRUPT_RECORD_MODES}.")
+
+
+def _check_files(config, mode: str) -> None:
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  if _get(config, "data.source", "synthetic") != "records":
+    return
+  splits = (["train"] if mode != "eval" else []) + (
+      ["eval_train", "eval_test"] if mode != "train" else [])
+  for split in splits:
+    try:
+      sources.list_split_files(config.data, split)
+    except ValueError as error:
+      raise ConfigError(str(error)) from None
+
+
+def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_eval") -> None:
+  """Checks `config` for `mode` ('train', 'eval' or 'train_and_eval').
+
+  Raises:
+    ConfigError: the first problem found, as one line naming the field.
+  """
+  _require(mode in _MODES, f"mode={mode!r} must be one of {_MODES}.")
+  _check_objective_and_model(config)
+  _check_shapes(config)
+  _check_training(config)
+  _check_devices(config, mode)
+  _check_files(config, mode)

@@ -1,0 +1,201 @@
+"""VATT: video, audio and text transformers trained with multimodal contrastive losses.
+
+REFERENCE §2. Each training example is one clip of a video, the audio window
+covering the same time span (`jvrl.data.vatt_sampling`) and up to K of the
+video's captions, tokenised by the word-level tokenizer (`jvrl.text`). The
+three towers (`jvrl.models.vatt`; one shared transformer with
+`config.model_name='vatt_mat'`) map them into the fine-and-coarse common
+space, and the loss is
+
+  w_va * NCE(video, audio) + w_vt * MIL-NCE(video, captions)
+
+over the global batch (`jvrl.losses.multimodal`; VATT: w_va = w_vt = 1/2,
+temperature 0.07). Clips whose video has no audio or no caption are masked in
+the corresponding loss, not dropped.
+
+The video tower is the encoder that the shared evaluation probes and exports;
+`extra_evaluation` adds zero-shot video<->text and video<->audio retrieval
+and linear probe / kNN on the audio and text features
+(`jvrl.evaluation.multimodal`).
+
+Config (see configs/vatt_synthetic.py): `config.model_name` 'vatt_video' or
+'vatt_mat' with `config.model` its options; `config.vatt` holds the losses,
+heads, audio / text towers and the text settings; `config.data.video_fps` and
+`config.data.audio_sample_rate` give the time base of the audio alignment
+(records do not pass their rates through the parser; for the synthetic source
+they must equal its `fps` and `sample_rate`).
+"""
+import functools
+from typing import Any, Mapping
+
+import jax.numpy as jnp
+import ml_collections
+
+from jvrl import models
+from jvrl.data import augment
+from jvrl.data import decode
+from jvrl.data import sampling
+from jvrl.data import sources
+from jvrl.data import synthetic
+from jvrl.data import vatt_sampling
+from jvrl.data.tf_setup import tf
+from jvrl.losses import multimodal
+from jvrl.models.vatt import transformer
+from jvrl.models.vatt import vatt
+from jvrl.objectives import base
+from jvrl.text import tokenizer as tokenizer_lib
+from jvrl.text import vocab as vocab_lib
+
+VATT_MODELS = ("vatt_video", "vatt_mat")
+
+
+def media_rates(config: ml_collections.ConfigDict) -> tuple[float, int]:
+  """(video fps, audio sample rate) from `config.data`, checked against the synthetic source."""
+  fps = float(config.data.video_fps)
+  sample_rate = int(config.data.audio_sample_rate)
+  if not fps > 0 or sample_rate < 1:
+    raise ValueError(f"config.data.video_fps={fps} and config.data.audio_sample_rate="
+                     f"{sample_rate} must be positive.")
+  if config.data.get("source", "synthetic") == "synthetic":
+    settings = dict(config.data.synthetic)
+    settings.pop("cache_dir", None)
+    data_cfg = synthetic.synthetic_config_from_dict(settings)
+    if (data_cfg.fps, data_cfg.sample_rate) != (fps, sample_rate):
+      raise ValueError(
+          f"config.data.video_fps={fps} / audio_sample_rate={sample_rate} disagree with the "
+          f"synthetic videos ({data_cfg.fps} fps, {data_cfg.sample_rate} Hz): set them equal.")
+  return fps, sample_rate
+
+
+def audio_window_samples(config: ml_collections.ConfigDict) -> int:
+  """Samples per training / evaluation audio window (the clip's time span)."""
+  fps, sample_rate = media_rates(config)
+  return vatt_sampling.num_audio_samples(
+      config.data.clip_length, config.data.frame_stride, fps, sample_rate)
+
+
+def make_tokenizer(config: ml_collections.ConfigDict) -> tokenizer_lib.WordTokenizer:
+  """The caption tokenizer of `config.vatt.text`.
+
+  `vocab_file=''` is allowed for the built-in synthetic dataset only: its
+  vocabulary is then built from the train split's captions once and cached
+  beside the split's records (`jvrl.text.vocab.ensure_vocab_file`).
+  """
+  text = config.vatt.text
+  train_files = []
+  if not text.vocab_file:
+    if config.data.get("source", "synthetic") != "synthetic":
+      raise ValueError(
+          "config.vatt.text.vocab_file is empty: build a vocabulary of your training "
+          "captions with `python data/build_vocab.py --files=<train records> "
+          "--output=vocab.txt` and set config.vatt.text.vocab_file to it.")
+    train_files = sources.list_split_files(config.data, "train")
+  path = vocab_lib.ensure_vocab_file(text.vocab_file, train_files, text.vocab_min_count,
+                                     text.vocab_max_size or None)
+  return tokenizer_lib.WordTokenizer.from_file(path, text.max_length)
+
+
+def encode_captions(tokenizer: tokenizer_lib.WordTokenizer, captions: tf.Tensor,
+                    caption_mask: tf.Tensor) -> dict[str, tf.Tensor]:
+  """Selected captions [K] -> 'text_ids' [K, L], 'text_mask' [K, L], 'caption_mask' [K].
+
+  A caption without any word (e.g. only punctuation) is marked absent too.
+  """
+  ids, token_mask = tokenizer.tf_encode(captions)
+  return {"text_ids": ids, "text_mask": token_mask,
+          "caption_mask": caption_mask & tf.reduce_any(token_mask, axis=1)}
+
+
+def make_vatt_preprocess(config: ml_collections.ConfigDict,
+                         tokenizer: tokenizer_lib.WordTokenizer) -> base.TrainPreprocessFn:
+  """Returns the tf.data function making one (clip, audio window, captions) example."""
+  clip_length, stride = config.data.clip_length, config.data.frame_stride
+  fps, sample_rate = media_rates(config)
+  num_samples = audio_window_samples(config)
+  num_captions = config.vatt.num_captions
+  aug = config.augment
+
+  def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
+    start_seed, crop_seed, flip_seed, caption_seed = tf.unstack(
+        tf.random.experimental.stateless_split(seed, 4))
+    num_frames = example["num_frames"]
+    start = sampling.sample_uniform_clip_start(num_frames, clip_length, stride, start_seed)
+    indices = sampling.clip_frame_indices(start, clip_length, stride, num_frames)
+    clip = tf.cast(decode.decode_frames(example["frames"], indices), tf.float32) / 255.0
+    clip = augment.random_resized_crop(clip, crop_seed, config.data.crop_size,
+                                       tuple(aug.area_range), tuple(aug.aspect_ratio_range))
+    clip = augment.random_flip_left_right(clip, flip_seed, aug.flip_prob)
+    audio, audio_present = vatt_sampling.aligned_audio_window(
+        example["waveform"], start, num_samples, fps, sample_rate)
+    captions, caption_mask = vatt_sampling.select_captions(
+        example["captions"], num_captions, caption_seed)
+    return {
+        "video": tf.cast(tf.round(clip * 255.0), tf.uint8),
+        "audio": audio,
+        "audio_mask": audio_present,
+        **encode_captions(tokenizer, captions, caption_mask),
+    }
+
+  return preprocess
+
+
+def build_vatt_model(config: ml_collections.ConfigDict, vocab_size: int) -> vatt.VattModel:
+  """The three towers (or the shared one) and the heads, from the config."""
+  if config.model_name not in VATT_MODELS:
+    raise ValueError(f"objective 'vatt' needs config.model_name in {VATT_MODELS}, got "
+                     f"{config.model_name!r}.")
+  model_options = config.model.to_dict()
+  encoder = models.build_model(config.model_name, **model_options)
+  dtype = jnp.dtype(model_options.get("dtype", "float32"))
+  audio_encoder = text_encoder = None
+  if config.model_name == "vatt_video":
+    audio_encoder = vatt.vatt_audio(**config.vatt.audio_model.to_dict(), dtype=dtype)
+    text_encoder = vatt.vatt_text(**config.vatt.text_model.to_dict(),
+                                  max_length=config.vatt.text.max_length, dtype=dtype)
+    audio_patch = audio_encoder.patch_size
+  else:
+    audio_patch = encoder.audio_patch_size
+  samples = audio_window_samples(config)
+  if samples % audio_patch:
+    raise ValueError(f"The audio window ({samples} samples = clip_length * frame_stride / "
+                     f"video_fps * audio_sample_rate) must be a multiple of the audio patch "
+                     f"size {audio_patch}: change the clip or the patch size.")
+  return vatt.VattModel(
+      encoder=encoder, audio_encoder=audio_encoder, text_encoder=text_encoder,
+      vocab_size=vocab_size, word_dim=config.vatt.text.word_dim,
+      va_dim=config.vatt.va_dim, vt_dim=config.vatt.vt_dim, dtype=dtype)
+
+
+def make_vatt_loss(config: ml_collections.ConfigDict) -> base.LossFn:
+  """w_va * NCE(video, audio) + w_vt * MIL-NCE(video, captions), with masks."""
+  temperature = config.vatt.temperature
+  va_weight, vt_weight = config.vatt.va_weight, config.vatt.vt_weight
+
+  def loss_fn(outputs, batch):
+    loss_va, va = multimodal.nce_loss(outputs["video_va"], outputs["audio_va"], temperature,
+                                      mask=batch["audio_mask"])
+    loss_vt, vt = multimodal.mil_nce_loss(outputs["video_vt"], outputs["text_vt"],
+                                          temperature, caption_mask=batch["caption_mask"])
+    metrics = {"loss_va": loss_va, "loss_vt": loss_vt, "va_accuracy": va["accuracy"],
+               "vt_accuracy": vt["accuracy"], "audio_present": va["valid_fraction"],
+               "text_present": vt["valid_fraction"]}
+    return va_weight * loss_va + vt_weight * loss_vt, metrics
+
+  return loss_fn
+
+
+def build_vatt_objective(config: ml_collections.ConfigDict) -> base.Objective:
+  """Builds VATT from `config.model_name`, `config.model` and `config.vatt`."""
+  from jvrl.evaluation import multimodal as multimodal_eval  # pylint: disable=g-import-not-at-top
+  tokenizer = make_tokenizer(config)
+  model = build_vatt_model(config, tokenizer.vocab_size)
+  return base.Objective(
+      name="vatt",
+      model=model,
+      loss_fn=make_vatt_loss(config),
+      preprocess_train=make_vatt_preprocess(config, tokenizer),
+      clips_per_example=1,
+      rng_names=("dropout", transformer.DROP_TOKEN_RNG),
+      extra_evaluation=functools.partial(
+          multimodal_eval.evaluate_multimodal, model=model, tokenizer=tokenizer),
+  )

@@ -1,0 +1,1 @@
+"""Text for multimodal objectives (VATT): word-level tokenizer and vocabularies."""

@@ -1,0 +1,171 @@
+"""VATT objective: aligned training inputs, model outputs, loss wiring, end to end."""
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import TINY_VATT_OVERRIDES
+
+from jvrl.data import pipeline
+from jvrl.data import records
+from jvrl.data import sources
+from jvrl.data.tf_setup import tf
+from jvrl.objectives import build_objective
+from jvrl.objectives import vatt as vatt_objective
+from jvrl.tools import model_summary
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _train_videos(config):
+  """filename -> parsed example of every training video."""
+  files = sources.list_split_files(config.data, "train")
+  parsed = tf.data.TFRecordDataset(files).map(records.parse_sequence_example)
+  return {example["filename"]: example for example in parsed.as_numpy_iterator()}
+
+
+def test_preprocess_gives_clip_aligned_audio_and_tokenised_captions(tiny_vatt_config):
+  config = tiny_vatt_config
+  objective = build_objective(config)
+  batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 4)
+               .as_numpy_iterator())
+  t, s = config.data.clip_length, config.data.crop_size
+  samples = vatt_objective.audio_window_samples(config)
+  assert samples == 6400  # 4 frames x stride 2 at 10 fps = 0.8 s at 8 kHz
+  k, length = config.vatt.num_captions, config.vatt.text.max_length
+  expected = {"video": ((4, t, s, s, 3), np.uint8), "audio": ((4, samples), np.float32),
+              "audio_mask": ((4,), bool), "text_ids": ((4, k, length), np.int32),
+              "text_mask": ((4, k, length), bool), "caption_mask": ((4, k), bool)}
+  for name, (shape, dtype) in expected.items():
+    assert batch[name].shape == shape and batch[name].dtype == dtype, name
+  assert batch["audio_mask"].all() and batch["caption_mask"][:, :2].all()  # 2-3 captions
+  np.testing.assert_array_equal(batch["text_mask"].any(-1), batch["caption_mask"])
+
+  # Each audio window is the video's waveform from its clip's start time: some clip
+  # start f (in [0, L - (T-1)*s)) has waveform[f / fps * rate:][:samples] == window
+  # (zero-padded past the end of the video).
+  waveforms = [np.pad(example["waveform"], (0, samples))
+               for example in _train_videos(config).values()]
+  step = int(config.data.audio_sample_rate / config.data.video_fps)
+  for window in batch["audio"]:
+    matches = [f for w in waveforms for f in range(16 - (t - 1) * 2)
+               if np.array_equal(w[f * step:f * step + samples], window)]
+    assert len(matches) == 1
+
+
+def _abstract_outputs(objective, batch):
+  """Shapes of the model's variables and training outputs (traced, not compiled)."""
+  def init_and_apply(b):
+    variables = objective.model.init(jax.random.key(0), b, train=False)
+    rngs = {name: jax.random.key(i) for i, name in enumerate(objective.rng_names)}
+    outputs, _ = objective.model.apply(variables, b, train=True, rngs=rngs,
+                                       mutable=["batch_stats"])
+    return variables, outputs
+  return jax.eval_shape(init_and_apply, batch)
+
+
+def test_model_outputs_and_loss(tiny_vatt_config):
+  config = tiny_vatt_config
+  objective = build_objective(config)
+  assert objective.rng_names == ("dropout", "droptoken")
+  assert objective.extra_evaluation is not None
+  batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 4)
+               .as_numpy_iterator())
+  batch = {k: v for k, v in batch.items() if k not in pipeline.HOST_FIELDS}
+  _, shapes = _abstract_outputs(objective, batch)
+  assert {k: v.shape for k, v in shapes.items()} == {
+      "video_va": (4, 32), "video_vt": (4, 16), "audio_va": (4, 32), "text_vt": (4, 3, 16)}
+  rng = np.random.default_rng(0)
+  outputs = {k: rng.normal(size=v.shape).astype(np.float32) for k, v in shapes.items()}
+  loss, metrics = objective.loss_fn(outputs, batch)
+  assert jnp.isfinite(loss)
+  np.testing.assert_allclose(
+      float(loss), 0.5 * float(metrics["loss_va"]) + 0.5 * float(metrics["loss_vt"]),
+      rtol=1e-6)
+  # A clip without audio is masked out of the video-audio loss, not dropped.
+  no_audio = dict(batch, audio_mask=np.array([False, True, True, True]))
+  _, masked = objective.loss_fn(outputs, no_audio)
+  assert float(masked["audio_present"]) == 0.75
+
+
+def test_config_checks(tiny_vatt_config):
+  config = tiny_vatt_config
+  config.data.audio_sample_rate = 16000  # disagrees with the synthetic videos
+  with pytest.raises(ValueError, match="disagree"):
+    build_objective(config)
+  config.data.audio_sample_rate = 8000
+  config.vatt.audio_model.patch_size = 300  # 6400 samples are not a multiple
+  with pytest.raises(ValueError, match="multiple of the audio patch"):
+    build_objective(config)
+  config.vatt.audio_model.patch_size = 128
+  config.data.source = "records"
+  with pytest.raises(ValueError, match="build_vocab.py"):
+    build_objective(config)
+
+
+def test_modality_agnostic_model(tiny_vatt_config):
+  config = tiny_vatt_config
+  config.model_name = "vatt_mat"
+  config.model = dict(size="", num_layers=1, hidden_size=32, num_heads=2, mlp_dim=64,
+                      patch_size=(2, 8, 8), pos_buckets=(2, 2, 2),
+                      audio_patch_size=128, audio_pos_buckets=50, text_max_length=16)
+  objective = build_objective(config)
+  batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 2)
+               .as_numpy_iterator())
+  batch = {k: v for k, v in batch.items() if k not in pipeline.HOST_FIELDS}
+  variables, outputs = _abstract_outputs(objective, batch)
+  assert "audio_encoder" not in variables["params"]
+  assert set(variables["params"]["encoder"]) >= {"transformer", "video_tokenizer",
+                                                  "audio_tokenizer", "text_tokenizer"}
+  assert outputs["text_vt"].shape == (2, 3, config.vatt.vt_dim)
+
+
+@pytest.mark.parametrize("name,video_params", [
+    ("vatt_base_howto100m", 87_444_480), ("vatt_medium_howto100m", 154_341_376),
+    ("vatt_large_howto100m", 305_496_064), ("vatt_mat_base_howto100m", None)])
+def test_published_recipe_configs_build_consistent_models(name, video_params):
+  config = importlib.import_module(f"configs.{name}").get_config()
+  optimizer = config.optimizer
+  assert (optimizer.name, optimizer.weight_decay, optimizer.learning_rate,
+          optimizer.warmup_steps, optimizer.schedule, optimizer.end_learning_rate,
+          config.train.num_steps) == ("adamw", 0.0, 1e-4, 5000, "cosine", 5e-5, 500_000)
+  assert vatt_objective.audio_window_samples(config) == 153_600  # 3.2 s at 48 kHz
+  model = vatt_objective.build_vatt_model(config, vocab_size=1000)
+  batch = {"video": jax.ShapeDtypeStruct((1, 32, 224, 224, 3), jnp.uint8),
+           "audio": jax.ShapeDtypeStruct((1, 153_600), jnp.float32),
+           "text_ids": jax.ShapeDtypeStruct((1, 5, 16), jnp.int32),
+           "text_mask": jax.ShapeDtypeStruct((1, 5, 16), jnp.bool_)}
+  variables = jax.eval_shape(lambda b: model.init(jax.random.key(0), b, train=False), batch)
+  encoder = sum(math.prod(x.shape) for x in jax.tree.leaves(variables["params"]["encoder"]))
+  if video_params is not None:  # the video tower alone
+    assert encoder == video_params == model_summary.param_count("video", config.model.size)
+  else:  # one Base transformer shared by the three modalities
+    assert encoder == model_summary.param_count("mat", "base")
+    assert "audio_encoder" not in variables["params"]
+
+
+@pytest.mark.slow
+def test_main_pretrains_and_evaluates_vatt(tmp_path, synthetic_cache_dir):
+  workdir = str(tmp_path / "run")
+  overrides = [f"--config.{path}={value}" for path, value in TINY_VATT_OVERRIDES.items()]
+  result = subprocess.run(
+      [sys.executable, "-m", "jvrl.main", "--config=configs/vatt_synthetic.py",
+       f"--workdir={workdir}", *overrides],
+      cwd=REPO, env=dict(os.environ, JVRL_CACHE_DIR=synthetic_cache_dir),
+      capture_output=True, text=True, timeout=900)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "loss_va" in result.stderr and "zero_shot_v2t_recall@1" in result.stdout
+  with open(os.path.join(workdir, "eval", "results.json")) as f:
+    results = json.load(f)
+  for prefix in ("", "random_init_"):
+    for name in ("linear_probe_top1", "zero_shot_v2t_recall@1", "zero_shot_t2v_median_rank",
+                 "zero_shot_v2a_recall@5", "zero_shot_a2v_recall@10", "audio_knn_top1",
+                 "text_linear_probe_top1"):
+      assert prefix + name in results, prefix + name
+  assert 1.0 <= results["zero_shot_v2t_median_rank"] <= 30  # 10 videos, <= 3 captions each

@@ -1,0 +1,82 @@
+"""Start-up config checks: every problem is one line that says what to change."""
+import pytest
+
+from jvrl import config_validation
+
+
+def _mutate(config, path, value):
+  *parents, leaf = path.split(".")
+  node = config
+  for parent in parents:
+    node = node[parent]
+  node[leaf] = value
+
+
+def test_the_shipped_tiny_config_is_valid(tiny_cvrl_config):
+  config_validation.validate_config(tiny_cvrl_config)
+
+
+@pytest.mark.parametrize("path, value, match", [
+    # shapes
+    ("data.crop_size", 64, r"config.data.crop_size=64 is larger than the synthetic frames"),
+    ("data.clip_length", 0, r"config.data.clip_length=0 must be a positive integer"),
+    ("eval.crop_size", 24, r"config.eval.crop_size=24 exceeds config.eval.resize_short_side"),
+    # batch size vs devices (8 simulated) and processes
+    ("train.batch_size", 12, r"config.train.batch_size=12 must be a positive multiple of 8 .*"
+                             r"e.g. 16"),
+    ("eval.batch_size", 4, r"config.eval.batch_size=4 must be a positive multiple of 8"),
+    ("mesh", {"data": 3}, r"config.mesh"),
+    ("sharding_rules", ((".*", "shard_all"),), r"tactic 'shard_all'"),
+    # model / objective combinations
+    ("objective", "simclr", r"config.objective='simclr' is unknown"),
+    ("model_name", "r3d_101", r"config.model_name='r3d_101' is unknown"),
+    ("model.num_classes", 400, r"num_classes=400 makes 'r3d_18' a classifier, but objective "
+                               r"'cvrl' needs its feature map"),
+    ("model.depth", 50, r"config.model.depth is not an option of 'r3d_18'"),
+    ("model.dtype", "int8", r"config.model.dtype='int8' must be one of"),
+    ("cvrl", None, r"config.objective='cvrl' needs a config.cvrl section"),
+    # training settings
+    ("train.checkpoint_every", 0, r"config.train.checkpoint_every=0"),
+    ("optimizer.warmup_steps", 10, r"config.optimizer.warmup_steps=10 exceeds "
+                                   r"config.train.num_steps=4"),
+    ("train.skip_nonfinite", "yes", r"config.train.skip_nonfinite='yes' must be True or False"),
+    ("data.on_corrupt_record", "ignore", r"config.data.on_corrupt_record='ignore'"),
+    # missing files
+    ("data.source", "records", r"No file pattern for split 'train': set "
+                               r"config.data.train_files"),
+])
+def test_each_problem_is_one_line_naming_the_field(tiny_cvrl_config, path, value, match):
+  config = tiny_cvrl_config
+  config.unlock()
+  if value is None:
+    del config[path]
+  else:
+    _mutate(config, path, value)
+  with pytest.raises(config_validation.ConfigError, match=match) as error:
+    config_validation.validate_config(config)
+  assert "\n" not in str(error.value)
+
+
+def test_missing_record_files_name_the_pattern(tiny_cvrl_config, tmp_path):
+  config = tiny_cvrl_config
+  config.data.source = "records"
+  config.data.train_files = str(tmp_path / "train-*.tfrecord")
+  with pytest.raises(config_validation.ConfigError, match=r"train-\*.tfrecord.*matches no file"):
+    config_validation.validate_config(config, mode="train")
+  # Eval-only runs do not need training files, but do need the eval ones.
+  with pytest.raises(config_validation.ConfigError, match="config.data.eval_train_files"):
+    config_validation.validate_config(config, mode="eval")
+
+
+def test_the_pod_recipe_is_valid_with_its_files(tmp_path):
+  from configs import cvrl_k400_r3d50  # pylint: disable=g-import-not-at-top
+  from jvrl.data import records  # pylint: disable=g-import-not-at-top
+  config = cvrl_k400_r3d50.get_config()
+  config.data.train_files = config.data.eval_train_files = config.data.eval_test_files = (
+      str(tmp_path / "*.tfrecord"))
+  records.write_sharded_records(
+      [records.make_sequence_example(jpeg_frames=[b"x"])], str(tmp_path), 1, "train")
+  config_validation.validate_config(config)
+  config.mesh.fsdp = 8
+  config.model.dtype = "bfloat16"
+  config_validation.validate_config(config)
