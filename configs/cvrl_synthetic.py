@@ -44,6 +44,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.crop_size = 32         # training crop side (CVRL: 224)
   config.data.shuffle_buffer = 512
   config.data.num_parallel_calls = -1  # -1 = tf.data.AUTOTUNE
+  config.data.on_corrupt_record = "fail"  # or 'skip' (counted and logged)
 
   # ---- CVRL augmentation (REFERENCE §1) ----------------------------------------
   # Deviations from CVRL for this dataset: no horizontal flip (it turns
@@ -60,7 +61,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model_name = "r3d_18"
   # A narrow R3D-18 (8/16/32/64 channels): XLA's CPU 3-D convs are slow, see
   # ../shared/ENVIRONMENT.md. Use width_multiplier=1.0 on accelerators.
-  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth")
+  # dtype 'bfloat16': bf16 activations/matmuls, float32 parameters.
+  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth", dtype="float32")
 
   # ---- Objective -------------------------------------------------------------
   config.cvrl = dict(
@@ -77,6 +79,8 @@ def get_config() -> ml_collections.ConfigDict:
       log_every=20,
       checkpoint_every=200,
       keep_checkpoints=2,
+      skip_nonfinite=False,          # True: skip a batch with a non-finite loss/grad
+      preemption_sync_every=10,      # multi-host: steps between SIGTERM agreements
   )
   # AdamW: with only 300 steps LARS's small trust-ratio updates barely moved
   # the loss here (CVRL's LARS recipe is in configs/cvrl_k400_r3d50.py).

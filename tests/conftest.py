@@ -39,11 +39,9 @@ TINY_CVRL_OVERRIDES = {
 }
 
 
-def make_tiny_cvrl_config(cache_dir: str):
-  """`configs/cvrl_synthetic.py` with TINY_CVRL_OVERRIDES, caching under `cache_dir`."""
-  from configs import cvrl_synthetic  # pylint: disable=g-import-not-at-top
-  config = cvrl_synthetic.get_config()
-  for path, value in TINY_CVRL_OVERRIDES.items():
+def _with_overrides(config, overrides: dict, cache_dir: str):
+  """`config` with each dotted-path override applied, caching under `cache_dir`."""
+  for path, value in overrides.items():
     *parents, leaf = path.split(".")
     node = config
     for parent in parents:
@@ -51,6 +49,13 @@ def make_tiny_cvrl_config(cache_dir: str):
     node[leaf] = value
   config.data.synthetic.cache_dir = cache_dir
   return config
+
+
+def make_tiny_cvrl_config(cache_dir: str):
+  """`configs/cvrl_synthetic.py` with TINY_CVRL_OVERRIDES, caching under `cache_dir`."""
+  from configs import cvrl_synthetic  # pylint: disable=g-import-not-at-top
+  config = cvrl_synthetic.get_config()
+  return _with_overrides(config, TINY_CVRL_OVERRIDES, cache_dir)
 
 
 @pytest.fixture(scope="session")
@@ -82,14 +87,7 @@ def make_tiny_vatt_config(cache_dir: str):
   """`configs/vatt_synthetic.py` with TINY_VATT_OVERRIDES, caching under `cache_dir`."""
   from configs import vatt_synthetic  # pylint: disable=g-import-not-at-top
   config = vatt_synthetic.get_config()
-  for path, value in TINY_VATT_OVERRIDES.items():
-    *parents, leaf = path.split(".")
-    node = config
-    for parent in parents:
-      node = node[parent]
-    node[leaf] = value
-  config.data.synthetic.cache_dir = cache_dir
-  return config
+  return _with_overrides(config, TINY_VATT_OVERRIDES, cache_dir)
 
 
 @pytest.fixture

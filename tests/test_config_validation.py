@@ -4,11 +4,18 @@ import pytest
 from jvrl import config_validation
 
 
-def _mutate(config, path, value):
+def _replace(config, path, value):
+  """Sets `path` to `value` even if the field holds another type.
+
+  A ConfigDict field refuses a value of another type; here the wrong type is
+  the point (e.g. a hand-built config), so the field is replaced.
+  """
   *parents, leaf = path.split(".")
   node = config
   for parent in parents:
     node = node[parent]
+  if leaf in node:
+    del node[leaf]
   node[leaf] = value
 
 
@@ -51,7 +58,7 @@ def test_each_problem_is_one_line_naming_the_field(tiny_cvrl_config, path, value
   if value is None:
     del config[path]
   else:
-    _mutate(config, path, value)
+    _replace(config, path, value)
   with pytest.raises(config_validation.ConfigError, match=match) as error:
     config_validation.validate_config(config)
   assert "\n" not in str(error.value)
