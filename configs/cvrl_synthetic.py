@@ -120,5 +120,16 @@ def get_config() -> ml_collections.ConfigDict:
       knn=dict(k=20, temperature=0.07),
       retrieval_ks=(1, 5, 10, 20, 50),
       random_init_baseline=True,
+      # Full fine-tuning on eval_train, tested with logit averaging over
+      # num_clips evenly spaced clips (PRP's protocol); steps=0 turns it off.
+      # See jvrl/evaluation/finetune.py; configs/prp_synthetic.py turns it on.
+      finetune=dict(
+          steps=0, batch_size=16, num_classes=10,  # the synthetic dataset's classes
+          resize_short_side=36,      # random 32 crop of the resized frames (PRP: 112 of 128)
+          flip_prob=0.0,             # flips swap this dataset's classes (PRP: 0.5)
+          num_clips=10, num_crops=1,  # (PRP: 10 clips, centre crop)
+          optimizer=dict(learning_rate=0.002, warmup_steps=10),
+          random_init_baseline=True,  # also train a random-init encoder the same way
+      ),
   )
   return config

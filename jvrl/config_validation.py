@@ -15,8 +15,9 @@ mistake costs seconds, not a compile or a dataset pass. It checks:
 * the mesh fits the devices, the sharding rules are (regex, known tactic)
   pairs, and the train / eval batch sizes divide over the batch's devices and
   the processes; evaluation is asked for on one host only;
-* the training settings (steps, intervals, guard and preemption options) and
-  `config.data.on_corrupt_record` have valid values;
+* the training settings (steps, intervals, guard and preemption options),
+  `config.data.on_corrupt_record`, `config.data.train_split` and, when on,
+  `config.eval.finetune` have valid values;
 * for `source='records'`, every file pattern the mode needs matches files.
 """
 import math
@@ -109,6 +110,32 @@ def _check_shapes(config) -> None:
              f"{resize}: lower the crop or raise the resize.")
 
 
+def _check_finetune(config, mode: str) -> None:
+  """`config.eval.finetune` (fine-tuning after evaluation), when it is on."""
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  split = _get(config, "data.train_split", "train")
+  _require(split in sources.SPLITS,
+           f"config.data.train_split={split!r} must be one of {sources.SPLITS}.")
+  steps = _get(config, "eval.finetune.steps", 0)
+  _require(isinstance(steps, int) and steps >= 0,
+           f"config.eval.finetune.steps={steps!r} must be an integer >= 0 (0: no fine-tuning).")
+  if mode == "train" or not steps:
+    return
+  _positive_ints(config, ("eval.finetune.batch_size", "eval.finetune.num_clips",
+                          "eval.finetune.num_crops", "eval.finetune.resize_short_side"))
+  classes = _get(config, "eval.finetune.num_classes")
+  _require(isinstance(classes, int) and classes >= 2,
+           f"config.eval.finetune.num_classes={classes!r} must be the number of classes (>= 2).")
+  resize, crop = _get(config, "eval.finetune.resize_short_side"), _get(config, "data.crop_size")
+  if resize and crop:
+    _require(resize >= crop, f"config.eval.finetune.resize_short_side={resize} is below "
+             f"config.data.crop_size={crop}: the random training crop would not fit.")
+  warmup = _get(config, "eval.finetune.optimizer.warmup_steps",
+                _get(config, "optimizer.warmup_steps", 0))
+  _require(warmup <= steps, f"fine-tuning warm-up ({warmup} steps) exceeds "
+           f"config.eval.finetune.steps={steps}: set config.eval.finetune.optimizer.warmup_steps.")
+
+
 def _check_devices(config, mode: str) -> None:
   from jvrl.data import device_batches  # pylint: disable=g-import-not-at-top
   from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
@@ -134,6 +161,8 @@ def _check_devices(config, mode: str) -> None:
   multiple = math.lcm(shards, processes)
   fields = ["train.batch_size"] if mode != "eval" else []
   fields += ["eval.batch_size"] if mode != "train" else []
+  if mode != "train" and _get(config, "eval.finetune.steps", 0):
+    fields.append("eval.finetune.batch_size")
   for field in fields:
     size = _get(config, field)
     if size is None:
@@ -182,5 +211,6 @@ def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_ev
   _check_objective_and_model(config)
   _check_shapes(config)
   _check_training(config)
+  _check_finetune(config, mode)
   _check_devices(config, mode)
   _check_files(config, mode)

@@ -148,6 +148,30 @@ def crop_clip(clip: tf.Tensor, box: tf.Tensor) -> tf.Tensor:
     return clip[:, y:y + h, x:x + w, :]
 
 
+def random_crop(clip: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+  """One random size x size window, the same on every frame: [T, H, W, C] -> [T, size, size, C].
+
+  Offsets are uniform over every window inside the frame (the fine-tuning
+  augmentation of PRP's protocol: a random 112 crop of 128x171 frames).
+  Requires H >= size and W >= size (checked at run time). Dtype kept.
+  """
+  clip = tf.convert_to_tensor(clip)
+  if not clip.shape.is_compatible_with([None, None, None, None]):
+    raise ValueError(f"clip must have shape [T, H, W, C], got {clip.shape}.")
+  seed = check_seed(seed)
+  size = _check_size(size, "size")
+  hw = tf.shape(clip, out_type=tf.int32)[1:3]
+  big_enough = tf.debugging.assert_greater_equal(
+      tf.reduce_min(hw), size, message="clip is smaller than the crop size")
+  with tf.control_dependencies([big_enough]):
+    choices = hw - size + 1
+  offsets = tf.cast(tf.random.stateless_uniform([2], seed) * tf.cast(choices, tf.float32),
+                    tf.int32)
+  offsets = tf.minimum(offsets, choices - 1)  # u * n rounds to n for u just below 1
+  box = tf.concat([offsets, [size, size]], axis=0)
+  return tf.ensure_shape(crop_clip(clip, box), [clip.shape[0], size, size, clip.shape[3]])
+
+
 def random_resized_crop(
     clip: tf.Tensor,
     seed: tf.Tensor,

@@ -48,7 +48,9 @@ def make_train_dataset(
   """Endless dataset of this process's training batches (dicts of tensors).
 
   Args:
-    config: the experiment config (uses `config.data` and `config.seed`).
+    config: the experiment config (uses `config.data` and `config.seed`). The
+      examples come from the split `config.data.train_split` ('train' when
+      absent; fine-tuning trains on 'eval_train').
     preprocess: the objective's `preprocess_train`.
     local_batch_size: examples per batch on this process (global batch /
       process count).
@@ -66,7 +68,8 @@ def make_train_dataset(
   shows up as a gap in '_index'.
   """
   examples = sources.make_example_dataset(
-      config.data, "train", shuffle_files=True, seed=config.seed,
+      config.data, config.data.get("train_split", "train"), shuffle_files=True,
+      seed=config.seed,
       process_index=process_index, process_count=process_count)
   examples = examples.repeat()
   if config.data.shuffle_buffer > 1:
@@ -176,9 +179,11 @@ def make_eval_views_fn(config: ml_collections.ConfigDict):
   def views(example: Mapping[str, Any]) -> dict:
     num_frames = example["num_frames"]
     starts = sampling.evenly_spaced_clip_starts(num_frames, clip_length, stride, num_clips)
-    indices = tf.reshape(
-        tf.map_fn(lambda s: sampling.clip_frame_indices(s, clip_length, stride, num_frames),
-                  starts), [-1])
+
+    def frame_indices_of_clip(start):
+      return sampling.clip_frame_indices(start, clip_length, stride, num_frames)
+
+    indices = tf.reshape(tf.map_fn(frame_indices_of_clip, starts), [-1])
     frames = decode.resize_short_side(decode.decode_frames(example["frames"], indices), resize_to)
     # Crops are taken once over all clips' frames: the same window for each clip.
     crops = augment.spatial_crops(frames / 255.0, crop_size, num_crops)
@@ -215,7 +220,11 @@ def make_eval_dataset(
   dataset = examples.map(with_mask, num_parallel_calls=_parallel_calls(config.data),
                          deterministic=True)
   dataset = dataset.batch(local_batch_size)
-  return dataset.map(lambda b: pad_batch(b, local_batch_size)).prefetch(tf.data.AUTOTUNE)
+
+  def pad_to_full_batch(batch):
+    return pad_batch(batch, local_batch_size)
+
+  return dataset.map(pad_to_full_batch).prefetch(tf.data.AUTOTUNE)
 
 
 def pad_batch(batch: Mapping[str, tf.Tensor], batch_size: int) -> dict:

@@ -3,7 +3,9 @@
 Features of the eval-train and eval-test splits (multi-clip x multi-crop views
 averaged) feed a linear probe, a weighted kNN classifier and nearest-neighbour
 retrieval (test queries the train split). The same is done for a randomly
-initialised encoder, so the results show what pretraining bought. An
+initialised encoder, so the results show what pretraining bought. With
+`config.eval.finetune.steps > 0` both are also fine-tuned end to end and
+tested with multi-clip logit averaging (`jvrl.evaluation.finetune`). An
 objective may add an evaluation of its own whole model
 (`Objective.extra_evaluation`, e.g. VATT's zero-shot retrieval). Results go
 to WORKDIR/eval/results.json, TensorBoard (WORKDIR/tensorboard/eval) and a
@@ -23,6 +25,7 @@ from jvrl import models
 from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.evaluation import features as features_lib
+from jvrl.evaluation import finetune
 from jvrl.evaluation import knn
 from jvrl.evaluation import linear_probe
 from jvrl.evaluation import retrieval
@@ -119,10 +122,19 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
   encoder = models.build_model(config.model_name, **config.model.to_dict())
   start = time.perf_counter()
   results = evaluate_encoder(config, encoder, variables, mesh)
-  if config.eval.random_init_baseline:
-    results.update(evaluate_encoder(
-        config, encoder, random_init_variables(config, encoder), mesh,
-        prefix=RANDOM_INIT_PREFIX))
+  random_variables = (random_init_variables(config, encoder)
+                      if config.eval.random_init_baseline else None)
+  if random_variables is not None:
+    results.update(evaluate_encoder(config, encoder, random_variables, mesh,
+                                    prefix=RANDOM_INIT_PREFIX))
+  if finetune.finetune_enabled(config):  # full fine-tuning, multi-clip logit averaging
+    results.update(finetune.run_finetuning(
+        config, workdir, variables,
+        init_name=f"step_{step}" if step is not None else "given_variables"))
+    if random_variables is not None and config.eval.finetune.get("random_init_baseline", True):
+      results.update(finetune.run_finetuning(
+          config, workdir, random_variables, init_name="random_init",
+          prefix=RANDOM_INIT_PREFIX))
   from jvrl.objectives import build_objective  # pylint: disable=g-import-not-at-top
   extra_evaluation = build_objective(config).extra_evaluation
   if extra_evaluation is not None:  # e.g. VATT's zero-shot retrieval

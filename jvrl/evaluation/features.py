@@ -5,7 +5,7 @@ contract (float video in [0, 1] -> feature map [B, T', H', W', C]). Views of a
 video (evenly spaced clips x spatial crops) are encoded in one batched pass
 and their pooled features averaged.
 """
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import flax.linen as nn
 import jax
@@ -35,21 +35,34 @@ def pool_feature_map(feature_map: jax.Array, pooling: str) -> jax.Array:
   raise ValueError(f"Unknown feature pooling {pooling!r}; known: {POOLINGS}.")
 
 
+def make_view_average_fn(clip_fn: Callable[[Any, jax.Array], jax.Array], mesh: Mesh):
+  """Returns jitted `fn(variables, video[B, V, T, H, W, 3]) -> [B, D]`.
+
+  `clip_fn(variables, clips[N, T, H, W, 3] uint8) -> [N, D]` runs on all
+  B * V views in one batched pass; the V outputs of each video are averaged
+  (features for the frozen-encoder evaluation, logits for fine-tuning's
+  multi-clip test).
+  """
+  def average_over_views(variables, video):
+    batch, views = video.shape[:2]
+    outputs = clip_fn(variables, video.reshape((batch * views,) + video.shape[2:]))
+    return jnp.mean(outputs.astype(jnp.float32).reshape(batch, views, -1), axis=1)
+
+  batch_sharding = device_batches.batch_sharding(mesh)
+  return jax.jit(average_over_views, in_shardings=(sharding.replicated(mesh), batch_sharding),
+                 out_shardings=batch_sharding)
+
+
 def make_encode_views_fn(encoder: nn.Module, mesh: Mesh, pooling: str = "avg"):
   """Returns jitted `encode(variables, video[B, V, T, H, W, 3]) -> [B, D]`."""
   if pooling not in POOLINGS:
     raise ValueError(f"Unknown feature pooling {pooling!r}; known: {POOLINGS}.")
 
-  def encode(variables, video):
-    batch, views = video.shape[:2]
-    clips = video.reshape((batch * views,) + video.shape[2:])
+  def encode_clips(variables, clips):
     feature_map = encoder.apply(variables, inputs.to_unit_float(clips), train=False)
-    features = pool_feature_map(feature_map.astype(jnp.float32), pooling)
-    return jnp.mean(features.reshape(batch, views, -1), axis=1)
+    return pool_feature_map(feature_map.astype(jnp.float32), pooling)
 
-  batch_sharding = device_batches.batch_sharding(mesh)
-  return jax.jit(encode, in_shardings=(sharding.replicated(mesh), batch_sharding),
-                 out_shardings=batch_sharding)
+  return make_view_average_fn(encode_clips, mesh)
 
 
 def extract_features(

@@ -3,9 +3,13 @@
 Not self-supervised: it uses the labels that the self-supervised objectives
 ignore. It answers "what does this encoder reach on these videos with labels,
 in the same budget?" (an upper reference for the pretraining objectives) and
-is the objective that fine-tuning builds on. One clip per video is sampled
-uniformly and augmented with the CVRL view-1 settings of `config.augment`;
-the encoder's pooled features go through a linear classifier trained with
+is the objective that fine-tuning builds on (`jvrl.evaluation.finetune`). One
+clip per video is sampled uniformly and augmented as
+`config.supervised.augmentation` says: 'cvrl' (default) with the CVRL view-1
+settings of `config.augment`; 'crop' (fine-tuning, PRP's protocol) resizes
+the short side to `config.supervised.resize_short_side`, takes one random
+`config.data.crop_size` window and flips with `config.supervised.flip_prob`.
+The encoder's pooled features go through a linear classifier trained with
 softmax cross-entropy. Videos without a label (label < 0) are an error.
 """
 from typing import Any, Mapping
@@ -40,11 +44,43 @@ class ClassifierModel(nn.Module):
     return {"logits": logits}
 
 
+AUGMENTATIONS = ("cvrl", "crop")
+
+
+def _augmentation_fn(config: ml_collections.ConfigDict):
+  """(float clip [T, H, W, 3] in [0, 1], seed) -> float [T, S, S, 3], as configured."""
+  crop_size = config.data.crop_size
+  mode = config.supervised.get("augmentation", "cvrl")
+  if mode == "cvrl":
+    aug = config.augment
+    return lambda clip, seed: augment.cvrl_augment_clip(
+        clip, seed, crop_size=crop_size,
+        blur_prob=aug.blur_prob[0], solarize_prob=aug.solarize_prob[0],
+        color_strength=aug.color_strength, color_prob=aug.color_prob,
+        grayscale_prob=aug.grayscale_prob, area_range=tuple(aug.area_range),
+        aspect_ratio_range=tuple(aug.aspect_ratio_range), flip_prob=aug.flip_prob)
+  if mode == "crop":
+    resize_to = config.supervised.resize_short_side
+    flip_prob = config.supervised.get("flip_prob", 0.0)
+    if resize_to < crop_size:
+      raise ValueError(f"config.supervised.resize_short_side={resize_to} must be >= "
+                       f"config.data.crop_size={crop_size}.")
+
+    def crop_and_flip(clip: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+      crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+      clip = augment.random_crop(decode.resize_short_side(clip, resize_to), crop_seed,
+                                 crop_size)
+      return augment.random_flip_left_right(clip, flip_seed, flip_prob)
+
+    return crop_and_flip
+  raise ValueError(f"Unknown config.supervised.augmentation={mode!r}; known: {AUGMENTATIONS}.")
+
+
 def make_supervised_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
   """Returns the tf.data function making one (augmented clip, label) example."""
   clip_length = config.data.clip_length
   stride = config.data.frame_stride
-  aug = config.augment
+  augment_clip = _augmentation_fn(config)
 
   def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
     start_seed, view_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
@@ -52,12 +88,7 @@ def make_supervised_preprocess(config: ml_collections.ConfigDict) -> base.TrainP
     start = sampling.sample_uniform_clip_start(num_frames, clip_length, stride, start_seed)
     indices = sampling.clip_frame_indices(start, clip_length, stride, num_frames)
     clip = tf.cast(decode.decode_frames(example["frames"], indices), tf.float32) / 255.0
-    clip = augment.cvrl_augment_clip(
-        clip, view_seed, crop_size=config.data.crop_size,
-        blur_prob=aug.blur_prob[0], solarize_prob=aug.solarize_prob[0],
-        color_strength=aug.color_strength, color_prob=aug.color_prob,
-        grayscale_prob=aug.grayscale_prob, area_range=tuple(aug.area_range),
-        aspect_ratio_range=tuple(aug.aspect_ratio_range), flip_prob=aug.flip_prob)
+    clip = augment_clip(clip, view_seed)
     label = tf.debugging.assert_non_negative(
         example["label"], message="The supervised objective needs labelled videos "
         "(clip/label/index); found a video without one.")

@@ -213,6 +213,36 @@ def encoder_variables(state: TrainState, name: str = "encoder") -> dict:
   return variables
 
 
+def with_encoder_variables(state: TrainState, variables: Mapping[str, Any], name: str,
+                           shardings: TrainState | None = None) -> TrainState:
+  """`state` with its encoder's variables replaced by `variables` (the inverse
+  of `encoder_variables`); the optimiser state is left as initialised.
+
+  Raises a ValueError when `variables` does not have exactly the encoder's
+  collections, parameter names and shapes (e.g. another model or width).
+  """
+  current = encoder_variables(state, name)
+  if set(variables) != set(current):
+    raise ValueError(f"The encoder variables have collections {sorted(variables)}; the "
+                     f"model's {name} has {sorted(current)}.")
+  for collection, tree in current.items():
+    given = jax.tree_util.tree_flatten_with_path(variables[collection])[0]
+    expected = jax.tree_util.tree_flatten_with_path(tree)[0]
+    given_shapes = {jax.tree_util.keystr(p): np.shape(x) for p, x in given}
+    expected_shapes = {jax.tree_util.keystr(p): np.shape(x) for p, x in expected}
+    if given_shapes != expected_shapes:
+      diff = sorted(set(given_shapes.items()) ^ set(expected_shapes.items()))[:3]
+      raise ValueError(f"The encoder variables' {collection!r} do not fit the model's "
+                       f"{name} (another model or width?); first differences: {diff}.")
+  params = dict(state.params, **{name: variables["params"]})
+  model_state = {c: dict(tree, **{name: variables[c]}) if c in variables else tree
+                 for c, tree in state.model_state.items()}
+  new_state = state.replace(params=params, model_state=model_state)
+  if shardings is not None:
+    new_state = jax.device_put(new_state, shardings)
+  return new_state
+
+
 def _format_eta(seconds: float) -> str:
   seconds = int(max(seconds, 0))
   return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -309,13 +339,19 @@ def _log_progress(step: int, num_steps: int, metrics: dict, steps_per_sec: float
                                   skipped_examples=skipped))
 
 
-def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, dict]:
+def train(config: ml_collections.ConfigDict, workdir: str,
+          initial_encoder: Mapping[str, Any] | None = None) -> tuple[TrainState, dict]:
   """Trains `config.objective` for `config.train.num_steps`, resuming if possible.
 
   Writes checkpoints under WORKDIR/checkpoints, TensorBoard events under
   WORKDIR/tensorboard/train and, at the end, the encoder alone under
   WORKDIR/export/encoder. Returns the final state and the encoder's variables
   (on the host).
+
+  `initial_encoder`: encoder variables ({'params', 'batch_stats', ...}, e.g.
+  from a pretraining run) that replace the freshly initialised encoder's when
+  training starts from scratch (fine-tuning); ignored when resuming, since the
+  checkpoint already holds them. They must match the model's encoder exactly.
 
   Raises:
     Preempted: SIGTERM/SIGINT arrived; a checkpoint of the last step was written.
@@ -352,6 +388,11 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, 
              position.next_example)
   else:
     state = setup.fresh_state(dataset.element_spec, state_shardings)
+    if initial_encoder is not None:
+      state = with_encoder_variables(state, initial_encoder, objective.encoder_name,
+                                     state_shardings)
+      log_info("Initialised the %s from the given encoder variables.",
+               objective.encoder_name)
   if int(jax.device_get(state.step)) != start_step:
     raise ValueError(f"Checkpoint {latest} in {workdir} holds step "
                      f"{int(jax.device_get(state.step))}; the checkpoint is inconsistent.")

@@ -37,6 +37,7 @@ def _map_over_seeds(fn, num_seeds: int) -> np.ndarray:
 # Every random op with its randomness switched on, plus both CVRL views.
 RANDOM_OPS = {
     "crop": lambda x, s: augment.random_resized_crop(x, s, CROP),
+    "fixed_size_crop": lambda x, s: augment.random_crop(x, s, CROP),
     "flip": lambda x, s: augment.random_flip_left_right(x, s, prob=0.5),
     "color": lambda x, s: augment.color_jitter(x, s, prob=1.0),
     "grayscale": lambda x, s: augment.random_grayscale(x, s, prob=0.5),
@@ -75,7 +76,7 @@ def test_deterministic_in_range_and_seed_dependent(name):
   clip = _clip()
   outputs = [op(clip, _seed(i)).numpy() for i in range(6)]
   np.testing.assert_array_equal(outputs[0], op(clip, _seed(0, tf.int32)).numpy())
-  crops = name in ("crop", "cvrl_view1", "cvrl_view2")
+  crops = name in ("crop", "fixed_size_crop", "cvrl_view1", "cvrl_view2")
   expected_shape = (4, CROP, CROP, 3) if crops else clip.shape
   for out in outputs:
     assert out.shape == expected_shape and out.dtype == np.float32
@@ -164,6 +165,25 @@ def test_random_resized_crop_is_crop_then_resize():
 
 
 # ---- flip, colour, grayscale ------------------------------------------------------
+
+def test_random_crop_is_a_window_of_the_clip_at_uniform_offsets():
+  clip = (np.arange(24 * 32, dtype=np.int32).reshape(1, 24, 32, 1) * 3 + np.arange(4).reshape(
+      4, 1, 1, 1)).astype(np.float32).repeat(3, axis=-1)  # pixel (t, y, x) unique
+  offsets = []
+  for i in range(400):
+    out = augment.random_crop(clip, _seed(i), CROP).numpy()
+    y, x = divmod(int(out[0, 0, 0, 0]) // 3, 32)
+    np.testing.assert_array_equal(out, clip[:, y:y + CROP, x:x + CROP])  # same box every frame
+    offsets.append((y, x))
+  ys, xs = zip(*offsets)
+  assert set(ys) == set(range(24 - CROP + 1)) and set(xs) == set(range(32 - CROP + 1))
+  # Uniform: each of the 9 row offsets about 400/9 = 44 times.
+  assert max(np.bincount(ys)) < 75 and min(np.bincount(ys)) > 20
+  as_uint8 = augment.random_crop(clip.astype(np.uint8), _seed(0), CROP)
+  assert as_uint8.dtype == tf.uint8 and as_uint8.shape == (4, CROP, CROP, 3)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="smaller than the crop size"):
+    augment.random_crop(np.zeros((2, 10, 40, 3), np.float32), _seed(0), CROP)
+
 
 def test_flip_probability_and_numerics():
   clip = _clip(1, 2, 5)

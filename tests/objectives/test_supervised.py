@@ -4,6 +4,8 @@ import numpy as np
 import optax
 import pytest
 
+from jvrl.data.tf_setup import tf
+
 from jvrl.data import pipeline
 from jvrl.objectives import build_objective
 from jvrl.objectives import supervised
@@ -28,6 +30,38 @@ def test_preprocess_gives_one_clip_and_its_label(tiny_supervised_config):
   assert batch["label"].dtype == np.int32
   assert np.all((batch["label"] >= 0) & (batch["label"] < 10))
   assert len(np.unique(batch["label"])) > 1
+
+
+def test_crop_augmentation_is_a_random_window_of_the_resized_clip(tiny_supervised_config):
+  """'crop' (fine-tuning): resize the short side, one random crop for every frame."""
+  config = tiny_supervised_config
+  config.supervised.augmentation = "crop"
+  config.supervised.resize_short_side = 16  # = crop_size: the window is the whole frame
+  objective = build_objective(config)
+  batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 8)
+               .as_numpy_iterator())
+  t, s = config.data.clip_length, config.data.crop_size
+  assert batch["clip"].shape == (8, t, s, s, 3)
+  # The 32x32 frames resized to 16x16 are cropped whole and not colour-jittered:
+  # each output frame is a resized source frame, at the sampled stride.
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  example = next(iter(sources.make_example_dataset(config.data, "train", shuffle_files=False,
+                                                   seed=0)))
+  out = supervised.make_supervised_preprocess(config)(
+      {k: v for k, v in example.items() if not k.startswith("_")},
+      tf.constant([0, 5], tf.int64))["clip"].numpy().astype(np.int32)
+  source = np.round(tf.image.resize(tf.cast(tf.stack(
+      [tf.io.decode_jpeg(f) for f in example["frames"]]), tf.float32), [s, s]).numpy())
+  errors = np.abs(out[:, None] - source[None].astype(np.int32)).max(axis=(2, 3, 4))  # [t, N]
+  matched = errors.argmin(axis=1)
+  assert errors.min(axis=1).max() <= 1
+  np.testing.assert_array_equal(np.diff(matched), config.data.frame_stride)
+  config.supervised.resize_short_side = s - 1
+  with pytest.raises(ValueError, match="resize_short_side"):
+    supervised.make_supervised_preprocess(config)
+  config.supervised.augmentation = "mixup"
+  with pytest.raises(ValueError, match="augmentation"):
+    supervised.make_supervised_preprocess(config)
 
 
 def test_unlabelled_video_is_an_error(tiny_supervised_config):
