@@ -219,12 +219,16 @@ def make_eval_dataset(
 
   dataset = examples.map(with_mask, num_parallel_calls=_parallel_calls(config.data),
                          deterministic=True)
-  dataset = dataset.batch(local_batch_size)
+  return batch_and_pad(dataset, local_batch_size)
 
+
+def batch_and_pad(dataset: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+  """Batches of exactly `batch_size` rows, the last one zero-padded (`pad_batch`),
+  prefetched: an evaluation pass that drops no example."""
   def pad_to_full_batch(batch):
-    return pad_batch(batch, local_batch_size)
+    return pad_batch(batch, batch_size)
 
-  return dataset.map(pad_to_full_batch).prefetch(tf.data.AUTOTUNE)
+  return dataset.batch(batch_size).map(pad_to_full_batch).prefetch(tf.data.AUTOTUNE)
 
 
 def pad_batch(batch: Mapping[str, tf.Tensor], batch_size: int) -> dict:

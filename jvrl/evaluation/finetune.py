@@ -105,7 +105,7 @@ def run_finetuning(config: ml_collections.ConfigDict, workdir: str,
            derived.train.num_steps, run_dir)
   state, _ = trainer.train(derived, run_dir, initial_encoder=encoder_variables)
   model = build_objective(derived).model
-  variables = {"params": state.params, **state.model_state}
+  variables = trainer.model_variables(state)
   mesh = sharding.make_mesh(derived.mesh.to_dict())
   top1, count = multi_clip_top1(derived, model, jax.device_get(variables), mesh)
   log_info("Fine-tuned %s: top-1 %.4f on %d eval_test videos (%d views each, logits "

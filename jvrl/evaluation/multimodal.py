@@ -21,7 +21,6 @@ spaced clips x `num_crops` crops), each with the audio window of its clip;
 embeddings are averaged over a video's views. Captions: the first
 `config.vatt.num_captions` of each video.
 """
-import os
 import time
 from typing import Any, Mapping
 
@@ -37,7 +36,6 @@ from jvrl.data import vatt_sampling
 from jvrl.data.tf_setup import tf
 from jvrl.evaluation import evaluate
 from jvrl.evaluation import zero_shot
-from jvrl.train import checkpointing
 from jvrl.train import sharding
 from jvrl.train.metrics_writer import log_info
 
@@ -81,8 +79,8 @@ def make_multimodal_eval_dataset(config: ml_collections.ConfigDict, split: str,
   examples = sources.make_example_dataset(config.data, split, shuffle_files=False,
                                           seed=config.seed)
   dataset = examples.map(with_audio_and_text, num_parallel_calls=tf.data.AUTOTUNE,
-                         deterministic=True).batch(batch_size)
-  return dataset.map(lambda b: pipeline.pad_batch(b, batch_size)).prefetch(tf.data.AUTOTUNE)
+                         deterministic=True)
+  return pipeline.batch_and_pad(dataset, batch_size)
 
 
 def make_encode_fn(model, mesh):
@@ -174,25 +172,11 @@ def _mean_over_captions(pooled: np.ndarray, caption_mask: np.ndarray) -> np.ndar
 
 def restore_model_variables(config: ml_collections.ConfigDict,
                             workdir: str) -> tuple[dict, int]:
-  """The whole model's variables ({'params', 'batch_stats', ...}) from the newest checkpoint.
-
-  Like `trainer.restore_encoder_variables`, but keeps every submodule.
-  """
+  """The whole model's variables ({'params', 'batch_stats', ...}) from the newest
+  checkpoint in `workdir`, and its step (every submodule, not only the encoder)."""
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
-  setup = trainer.Setup(config)
-  checkpointer = checkpointing.Checkpointer(
-      os.path.join(workdir, trainer.CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
-  try:
-    step = checkpointer.latest_step()
-    if step is None:
-      raise FileNotFoundError(f"No checkpoint in {workdir}: train first (--mode=train).")
-    spec = pipeline.make_train_dataset(config, setup.objective.preprocess_train,
-                                       setup.local_batch_size).element_spec
-    abstract_state, _ = setup.abstract_state(spec)
-    state, _ = checkpointer.restore(abstract_state, step=step)
-  finally:
-    checkpointer.close()
-  return {"params": state.params, **state.model_state}, step
+  state, step = trainer.restore_latest_state(config, workdir)
+  return trainer.model_variables(state), step
 
 
 def random_init_model_variables(config: ml_collections.ConfigDict, model,

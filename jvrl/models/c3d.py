@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 
 from jvrl.models import resnet3d
-from jvrl.models import strided_conv as strided_conv_lib
 
 Triple = tuple[int, int, int]
 
@@ -64,13 +63,7 @@ class C3D(nn.Module):
   strided_conv: str = "native"
 
   def __post_init__(self):
-    if self.width_multiplier <= 0:
-      raise ValueError(f"width_multiplier must be > 0, got {self.width_multiplier}.")
-    if self.num_classes is not None and self.num_classes < 1:
-      raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}.")
-    if self.strided_conv not in strided_conv_lib.STRIDED_CONV_IMPLS:
-      raise ValueError(f"Unknown strided_conv {self.strided_conv!r}; known: "
-                       f"{strided_conv_lib.STRIDED_CONV_IMPLS}.")
+    resnet3d.check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv)
     super().__post_init__()
 
   @nn.compact

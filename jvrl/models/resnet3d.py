@@ -69,6 +69,18 @@ def conv2plus1d_mid_features(in_features: int, out_features: int,
   return (in_features * out_features * t * kh * kw) // (in_features * kh * kw + t * out_features)
 
 
+def check_backbone_options(width_multiplier: float = 1.0, num_classes: int | None = None,
+                           strided_conv: str = "native") -> None:
+  """The options every convolutional backbone shares; a ValueError names a bad one."""
+  if width_multiplier <= 0:
+    raise ValueError(f"width_multiplier must be > 0, got {width_multiplier}.")
+  if num_classes is not None and num_classes < 1:
+    raise ValueError(f"num_classes must be None or >= 1, got {num_classes}.")
+  if strided_conv not in strided_conv_lib.STRIDED_CONV_IMPLS:
+    raise ValueError(f"Unknown strided_conv {strided_conv!r}; known: "
+                     f"{strided_conv_lib.STRIDED_CONV_IMPLS}.")
+
+
 def conv3d(features: int, kernel_size: Sequence[int], strides: Sequence[int] = (1, 1, 1), *,
            dtype: Any = jnp.float32, name: str | None = None,
            strided_conv: str = "native") -> nn.Conv:
@@ -80,9 +92,7 @@ def conv3d(features: int, kernel_size: Sequence[int], strides: Sequence[int] = (
   function computed as a stride-1 conv; much faster gradients on XLA:CPU, see
   `jvrl.models.strided_conv`). Parameters are identical either way.
   """
-  if strided_conv not in strided_conv_lib.STRIDED_CONV_IMPLS:
-    raise ValueError(f"Unknown strided_conv {strided_conv!r}; known: "
-                     f"{strided_conv_lib.STRIDED_CONV_IMPLS}.")
+  check_backbone_options(strided_conv=strided_conv)
   impl = (strided_conv_lib.space_to_depth_conv_general_dilated
           if strided_conv == "space_to_depth" else None)
   return nn.Conv(conv_general_dilated=impl, 
@@ -298,10 +308,7 @@ class ResNet3D(nn.Module):
   strided_conv: str = "native"
 
   def __post_init__(self):
-    if self.width_multiplier <= 0:
-      raise ValueError(f"width_multiplier must be > 0, got {self.width_multiplier}.")
-    if self.num_classes is not None and self.num_classes < 1:
-      raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}.")
+    check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv)
     if self.conv_type not in CONV_TYPES:
       raise ValueError(f"Unknown conv_type {self.conv_type!r}; known: {CONV_TYPES}.")
     if self.mid_features_rule not in MID_FEATURES_RULES:

@@ -486,20 +486,33 @@ def _format_bytes(count: int) -> str:
   return f"{count:.1f} GiB"
 
 
-def restore_encoder_variables(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict, int]:
-  """The encoder's variables from the newest checkpoint in `workdir`, and its step."""
+def restore_latest_state(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, int]:
+  """The newest checkpoint's train state in `workdir` (for `config`), and its step."""
   setup = Setup(config)
   checkpointer = checkpointing.Checkpointer(
       os.path.join(workdir, CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
-  step = checkpointer.latest_step()
-  if step is None:
-    raise FileNotFoundError(
-        f"No checkpoint in {os.path.join(workdir, CHECKPOINT_SUBDIR)}: run with "
-        "--mode=train (or train_and_eval) first, or point --workdir at a trained run.")
-  spec = pipeline.make_train_dataset(
-      config, setup.objective.preprocess_train, setup.local_batch_size,
-      process_index=jax.process_index(), process_count=jax.process_count()).element_spec
-  abstract_state, _ = setup.abstract_state(spec)
-  state, _ = checkpointer.restore(abstract_state, step=step)
-  checkpointer.close()
-  return encoder_variables(state, setup.objective.encoder_name), step
+  try:
+    step = checkpointer.latest_step()
+    if step is None:
+      raise FileNotFoundError(
+          f"No checkpoint in {os.path.join(workdir, CHECKPOINT_SUBDIR)}: run with "
+          "--mode=train (or train_and_eval) first, or point --workdir at a trained run.")
+    spec = pipeline.make_train_dataset(
+        config, setup.objective.preprocess_train, setup.local_batch_size,
+        process_index=jax.process_index(), process_count=jax.process_count()).element_spec
+    abstract_state, _ = setup.abstract_state(spec)
+    state, _ = checkpointer.restore(abstract_state, step=step)
+  finally:
+    checkpointer.close()
+  return state, step
+
+
+def model_variables(state: TrainState) -> dict:
+  """The whole model's variables ({'params', 'batch_stats', ...}) from a state."""
+  return {"params": state.params, **state.model_state}
+
+
+def restore_encoder_variables(config: ml_collections.ConfigDict, workdir: str) -> tuple[dict, int]:
+  """The encoder's variables from the newest checkpoint in `workdir`, and its step."""
+  state, step = restore_latest_state(config, workdir)
+  return encoder_variables(state, build_objective(config).encoder_name), step

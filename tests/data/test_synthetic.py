@@ -186,6 +186,23 @@ def test_appearance_does_not_predict_the_class():
   assert _nearest_centroid_accuracy(motion, labels) > 0.4
 
 
+def test_appearance_segments_redraw_appearance_but_keep_the_motion():
+  """Per 6-frame segment: a new background and object colour, the same shape, size and
+  motion (the object's area does not jump at the boundary; it keeps moving right)."""
+  cfg = synthetic.SyntheticConfig(height=32, width=32, num_frames=12, sample_rate=100,
+                                  appearance_segment_frames=6, num_objects=1)
+  for seed in range(12):
+    video = _render(0, seed, cfg)  # move right: a rigid translation
+    mean_colour = video["frames"].astype(np.float32).mean(axis=(1, 2))  # [T, 3]
+    within = np.abs(mean_colour[1:6] - mean_colour[:5]).max()
+    across = np.abs(mean_colour[6] - mean_colour[5]).max()
+    assert across > within, seed
+    area = video["object_alpha"].sum(axis=(1, 2))
+    assert abs(area[6] - area[5]) / area[5] < 0.1 + np.abs(np.diff(area[:6])).max() / area[5]
+    dx = _displacements(video["object_alpha"])[:, 0]
+    assert np.all(dx > 0.3), (seed, dx)  # still moving right across the boundary
+
+
 def test_config_from_dict():
   config = ml_collections.ConfigDict(dict(seed=3, height=48, object_size_range=[10, 20]))
   cfg = synthetic.synthetic_config_from_dict(config)

@@ -107,16 +107,10 @@ def test_multi_clip_top1_averages_the_views_logits(finetuned):
   config, workdir, _, results = finetuned
   derived = finetune.finetune_config(config)
   model = build_objective(derived).model
-  restored = trainer.Setup(derived)
-  run_dir = os.path.join(workdir, finetune.FINETUNE_SUBDIR, "step_7")
-  spec = pipeline.make_train_dataset(derived, restored.objective.preprocess_train,
-                                     8).element_spec
-  abstract, _ = restored.abstract_state(spec)
-  from jvrl.train import checkpointing  # pylint: disable=g-import-not-at-top
-  checkpointer = checkpointing.Checkpointer(os.path.join(run_dir, trainer.CHECKPOINT_SUBDIR))
-  state, _ = checkpointer.restore(abstract, step=FINETUNE_STEPS)
-  checkpointer.close()
-  variables = jax.device_get({"params": state.params, **state.model_state})
+  state, step = trainer.restore_latest_state(
+      derived, os.path.join(workdir, finetune.FINETUNE_SUBDIR, "step_7"))
+  assert step == FINETUNE_STEPS
+  variables = jax.device_get(trainer.model_variables(state))
 
   hits, count, per_view_differs = 0, 0, False
   for batch in pipeline.make_eval_dataset(derived, "eval_test", 8).as_numpy_iterator():
@@ -148,3 +142,17 @@ def test_with_encoder_variables_rejects_another_model(tiny_cvrl_config):
     trainer.with_encoder_variables(state, other, "encoder")
   with pytest.raises(ValueError, match="collections"):
     trainer.with_encoder_variables(state, {"params": other["params"]}, "encoder")
+
+
+def test_run_evaluation_fine_tunes_the_encoder_and_a_random_init_one(synthetic_cache_dir,
+                                                                    tmp_path):
+  """Wired into the shared evaluation: both fine-tunings run, each in its own run dir.
+  Given the random-init encoder itself, the two must agree exactly (determinism)."""
+  config = _tiny_finetune_config(synthetic_cache_dir)
+  encoder = models.build_model(config.model_name, **config.model.to_dict())
+  given = jax.device_get(evaluate.random_init_variables(config, encoder))
+  results = evaluate.run_evaluation(config, str(tmp_path), variables=given, step=5)
+  assert set(os.listdir(tmp_path / finetune.FINETUNE_SUBDIR)) == {"step_5", "random_init"}
+  assert 0.0 <= results["finetune_top1"] <= 1.0
+  assert results["random_init_finetune_top1"] == results["finetune_top1"]
+  assert results["random_init_linear_probe_top1"] == results["linear_probe_top1"]
