@@ -37,6 +37,7 @@ def get_config() -> ml_collections.ConfigDict:
       seed=0, height=64, width=64, num_frames=32, fps=10,
       train_videos=1024, eval_train_videos=512, eval_test_videos=256,
       num_objects=4, appearance_segment_frames=16,
+      redraw_object_per_segment=False,  # True: new shape/size per segment too
       cache_dir="",  # '' = $JVRL_CACHE_DIR or ~/.cache/jvrl
   )
   config.data.clip_length = 8        # frames per clip (CVRL: 16)
@@ -62,7 +63,9 @@ def get_config() -> ml_collections.ConfigDict:
   # A narrow R3D-18 (8/16/32/64 channels): XLA's CPU 3-D convs are slow, see
   # ../shared/ENVIRONMENT.md. Use width_multiplier=1.0 on accelerators.
   # dtype 'bfloat16': bf16 activations/matmuls, float32 parameters.
-  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth", dtype="float32")
+  # input_transform 'frame_difference': the encoder sees residual frames.
+  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth", dtype="float32",
+                      input_transform="rgb")
 
   # ---- Objective -------------------------------------------------------------
   config.cvrl = dict(

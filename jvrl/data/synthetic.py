@@ -117,6 +117,11 @@ class SyntheticConfig:
       never). Two clips of one video then share their motion but rarely their
       appearance, so contrastive learning has to use motion to match them,
       the property the benchmark needs (captions name the first colour).
+    redraw_object_per_segment: with appearance_segment_frames > 0, also draw
+      the object's shape and (except for grow/shrink, whose size IS the
+      motion) its size anew in every segment, so that nothing but the motion
+      (and the copies' layout) links a video's segments; captions name the
+      first shape.
     speed_range: translation speed range (px/frame at 64x64).
     jpeg_quality: JPEG quality of the stored frames.
     train_shards, eval_train_shards, eval_test_shards: TFRecord files per split.
@@ -136,6 +141,7 @@ class SyntheticConfig:
   object_size_range: tuple[float, float] = (12.0, 24.0)
   num_objects: int = 4
   appearance_segment_frames: int = 8
+  redraw_object_per_segment: bool = False
   speed_range: tuple[float, float] = (1.0, 3.0)
   jpeg_quality: int = 90
   train_shards: int = 8
@@ -440,8 +446,10 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
   """
   if not 0 <= label < cfg.num_classes:
     raise ValueError(f"label must be in [0, {cfg.num_classes}), got {label}.")
-  shape = SHAPES[rng.integers(len(SHAPES))]
+  shape = first_shape = SHAPES[rng.integers(len(SHAPES))]
   motion = _sample_motion(rng, label, cfg)
+  size_low, size_high = (s * min(cfg.height, cfg.width) / REFERENCE_SIZE
+                         for s in cfg.object_size_range)
   offsets = _object_offsets(rng, cfg)
   segment = cfg.appearance_segment_frames or cfg.num_frames
   segment_frames, alphas, colour_names = [], [], []
@@ -453,6 +461,11 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
     colour_name, colour = _choose_colour(rng, background_mean)
     colour_names.append(colour_name)
     segment_motion = _Motion(*(field[start:start + length] for field in motion))
+    if cfg.redraw_object_per_segment and start > 0:
+      shape = SHAPES[rng.integers(len(SHAPES))]
+      if label not in (6, 7):  # grow / shrink: the size is the motion
+        segment_motion = segment_motion._replace(
+            diameter=np.full(length, rng.uniform(size_low, size_high)))
     for copy_index, (offset_x, offset_y) in enumerate(offsets):
       copy = segment_motion._replace(center_x=segment_motion.center_x + offset_x,
                                      center_y=segment_motion.center_y + offset_y)
@@ -471,10 +484,10 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
   return {
       "frames": frames.astype(np.uint8),
       "waveform": _render_waveform(rng, label, motion, cfg),
-      "captions": _captions(rng, label, colour_name, shape),
+      "captions": _captions(rng, label, colour_name, first_shape),
       "label_text": MOTION_CLASSES[label].name,
       "object_alpha": alpha,
-      "shape": shape,
+      "shape": first_shape,
       "colour": colour_name,
   }
 

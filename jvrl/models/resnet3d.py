@@ -30,6 +30,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jvrl.models import inputs
 from jvrl.models import strided_conv as strided_conv_lib
 
 Triple = tuple[int, int, int]
@@ -70,8 +71,11 @@ def conv2plus1d_mid_features(in_features: int, out_features: int,
 
 
 def check_backbone_options(width_multiplier: float = 1.0, num_classes: int | None = None,
-                           strided_conv: str = "native") -> None:
+                           strided_conv: str = "native", input_transform: str = "rgb") -> None:
   """The options every convolutional backbone shares; a ValueError names a bad one."""
+  if input_transform not in inputs.INPUT_TRANSFORMS:
+    raise ValueError(f"Unknown input_transform {input_transform!r}; known: "
+                     f"{inputs.INPUT_TRANSFORMS}.")
   if width_multiplier <= 0:
     raise ValueError(f"width_multiplier must be > 0, got {width_multiplier}.")
   if num_classes is not None and num_classes < 1:
@@ -286,6 +290,7 @@ class ResNet3D(nn.Module):
     bn_momentum, bn_epsilon: batch-norm settings.
     strided_conv: 'native' or 'space_to_depth' (identical results; the latter
       for fast gradients on CPU, see `jvrl.models.strided_conv`).
+    input_transform: 'rgb' or 'frame_difference' (`inputs.transform_video`).
   """
   stage_sizes: Sequence[int]
   block_cls: ModuleDef
@@ -298,6 +303,7 @@ class ResNet3D(nn.Module):
   stem_strides: Triple = (1, 2, 2)
   stem_mid_features: int | None = 45
   stem_max_pool: bool = False
+  input_transform: str = "rgb"
   mid_features_rule: str = "per_block"
   shortcut_conv_type: str = "3d"
   width_multiplier: float = 1.0
@@ -308,7 +314,8 @@ class ResNet3D(nn.Module):
   strided_conv: str = "native"
 
   def __post_init__(self):
-    check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv)
+    check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv,
+                           self.input_transform)
     if self.conv_type not in CONV_TYPES:
       raise ValueError(f"Unknown conv_type {self.conv_type!r}; known: {CONV_TYPES}.")
     if self.mid_features_rule not in MID_FEATURES_RULES:
@@ -341,7 +348,7 @@ class ResNet3D(nn.Module):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train,
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon,
                              dtype=self.dtype, param_dtype=jnp.float32)
-    x = video.astype(self.dtype)
+    x = inputs.transform_video(video.astype(self.dtype), self.input_transform)
     if self.stem_mid_features is None:
       stem_mid = conv2plus1d_mid_features(x.shape[-1], width(self.stem_features),
                                           self.stem_kernel_size)
@@ -395,7 +402,8 @@ def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: 
 
 def r3d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
            dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-           bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+           bn_epsilon: float = 1e-5, strided_conv: str = "native",
+           input_transform: str = "rgb") -> ResNet3D:
   """torchvision's R3D-18: (3,7,7)/(1,2,2) stem, 4 x 2 basic blocks of 3x3x3 convs.
 
   Feature map stride (1,2,2) x 8 overall in (T, H, W): [B, 16, 112, 112, 3] ->
@@ -404,12 +412,13 @@ def r3d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="3d",
                   width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
                   bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-                  strided_conv=strided_conv)
+                  strided_conv=strided_conv, input_transform=input_transform)
 
 
 def r2plus1d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
                 dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-                bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+                bn_epsilon: float = 1e-5, strided_conv: str = "native",
+                input_transform: str = "rgb") -> ResNet3D:
   """torchvision's R(2+1)D-18: (2+1)-D stem (45 mid channels) and (2+1)-D basic blocks.
 
   Same output shapes as `r3d_18`; 31,505,325 params with num_classes=400.
@@ -417,12 +426,13 @@ def r2plus1d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="2plus1d",
                   stem_mid_features=45, width_multiplier=width_multiplier,
                   num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
-                  bn_epsilon=bn_epsilon, strided_conv=strided_conv)
+                  bn_epsilon=bn_epsilon, strided_conv=strided_conv, input_transform=input_transform)
 
 
 def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
            dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-           bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+           bn_epsilon: float = 1e-5, strided_conv: str = "native",
+           input_transform: str = "rgb") -> ResNet3D:
   """CVRL's R3D-50 (REFERENCE §1): (5,7,7)/(2,2,2) stem + max-pool, bottlenecks [3,4,6,3].
 
   Temporal kernels 1,1,3,3 per stage, spatial stride 2 in stages 2-4, no
@@ -435,12 +445,13 @@ def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
                   stem_strides=(2, 2, 2), stem_max_pool=True,
                   width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
                   bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-                  strided_conv=strided_conv)
+                  strided_conv=strided_conv, input_transform=input_transform)
 
 
 def r3d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
             dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-            bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+            bn_epsilon: float = 1e-5, strided_conv: str = "native",
+            input_transform: str = "rgb") -> ResNet3D:
   """PRP's R3D (REFERENCE §3): `r3d_18` with ONE basic block per stage (layout 1,1,1,1).
 
   (3,7,7)/(1,2,2) stem, 3x3x3 convs, stride 2 in T, H, W at stages 2-4:
@@ -450,12 +461,13 @@ def r3d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
   return ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=BasicBlock3D, conv_type="3d",
                   width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
                   bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-                  strided_conv=strided_conv)
+                  strided_conv=strided_conv, input_transform=input_transform)
 
 
 def r2plus1d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
                  dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-                 bn_epsilon: float = 1e-5, strided_conv: str = "native") -> ResNet3D:
+                 bn_epsilon: float = 1e-5, strided_conv: str = "native",
+                 input_transform: str = "rgb") -> ResNet3D:
   """PRP's R(2+1)D (REFERENCE §3): one (2+1)-D basic block per stage (layout 1,1,1,1).
 
   As PRP's R2Plus1DNet((1,1,1,1)), unlike `r2plus1d_18`: every (2+1)-D conv
@@ -468,4 +480,4 @@ def r2plus1d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = Non
                   stem_mid_features=None, mid_features_rule="per_conv",
                   shortcut_conv_type="2plus1d", width_multiplier=width_multiplier,
                   num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
-                  bn_epsilon=bn_epsilon, strided_conv=strided_conv)
+                  bn_epsilon=bn_epsilon, strided_conv=strided_conv, input_transform=input_transform)

@@ -203,6 +203,22 @@ def test_appearance_segments_redraw_appearance_but_keep_the_motion():
     assert np.all(dx > 0.3), (seed, dx)  # still moving right across the boundary
 
 
+def test_redraw_object_per_segment_changes_shape_or_size_not_motion():
+  """With redraw_object_per_segment the object's area jumps at segment boundaries in
+  most videos (new shape/size); it keeps moving right."""
+  cfg = synthetic.SyntheticConfig(height=32, width=32, num_frames=12, sample_rate=100,
+                                  appearance_segment_frames=6, num_objects=1,
+                                  redraw_object_per_segment=True)
+  jumps = []
+  for seed in range(12):
+    video = _render(0, seed, cfg)
+    area = video["object_alpha"].sum(axis=(1, 2))
+    jumps.append(abs(area[6] - area[5]) / area[5] - np.abs(np.diff(area[:6])).max() / area[5])
+    assert np.all(_displacements(video["object_alpha"])[:, 0] > 0.3), seed
+    assert video["shape"] in video["captions"][0]  # captions name the first shape
+  assert np.mean(np.array(jumps) > 0.15) >= 0.5, jumps
+
+
 def test_config_from_dict():
   config = ml_collections.ConfigDict(dict(seed=3, height=48, object_size_range=[10, 20]))
   cfg = synthetic.synthetic_config_from_dict(config)
