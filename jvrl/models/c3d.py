@@ -55,6 +55,7 @@ class C3D(nn.Module):
     bn_momentum, bn_epsilon: batch-norm settings.
     strided_conv: accepted so that configs can switch backbones freely; C3D
       has no strided convolution, so it changes nothing.
+    conv_impl: 'native' or 'temporal_taps' (`resnet3d.conv3d`).
     input_transform: 'rgb' or 'frame_difference' (`inputs.transform_video`).
   """
   width_multiplier: float = 1.0
@@ -64,10 +65,11 @@ class C3D(nn.Module):
   bn_epsilon: float = 1e-5
   strided_conv: str = "native"
   input_transform: str = "rgb"
+  conv_impl: str = "native"
 
   def __post_init__(self):
     resnet3d.check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv,
-                                    self.input_transform)
+                                    self.input_transform, self.conv_impl)
     super().__post_init__()
 
   @nn.compact
@@ -84,7 +86,7 @@ class C3D(nn.Module):
     x = inputs.transform_video(video.astype(self.dtype), self.input_transform)
     for name, features, pool in C3D_LAYERS:
       x = resnet3d.conv3d(resnet3d.scale_width(features, self.width_multiplier), (3, 3, 3),
-                          dtype=self.dtype, name=name)(x)
+                          dtype=self.dtype, name=name, conv_impl=self.conv_impl)(x)
       x = nn.relu(norm(name=name.replace("conv", "bn"))(x))
       if pool is not None:
         x = nn.max_pool(x, window_shape=pool, strides=pool, padding="VALID")
@@ -98,8 +100,9 @@ class C3D(nn.Module):
 
 def c3d(*, width_multiplier: float = 1.0, num_classes: int | None = None,
         dtype: Any = jnp.float32, bn_momentum: float = 0.9, bn_epsilon: float = 1e-5,
-        strided_conv: str = "native", input_transform: str = "rgb") -> C3D:
+        strided_conv: str = "native", input_transform: str = "rgb",
+        conv_impl: str = "native") -> C3D:
   """PRP's C3D with BN: [B, 16, 112, 112, 3] -> [B, 2, 7, 7, 512 * width_multiplier]."""
   return C3D(width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
              bn_momentum=bn_momentum, bn_epsilon=bn_epsilon, strided_conv=strided_conv,
-             input_transform=input_transform)
+             input_transform=input_transform, conv_impl=conv_impl)

@@ -14,7 +14,7 @@ On GPU/TPU the native strided convolution is the better choice.
 signature so it can be handed to `flax.linen.Conv(conv_general_dilated=...)`.
 """
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -27,16 +27,24 @@ def space_to_depth_conv_general_dilated(
     lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
     padding: Sequence[tuple[int, int]], lhs_dilation: Sequence[int] | None = None,
     rhs_dilation: Sequence[int] | None = None, dimension_numbers: Any = None,
-    feature_group_count: int = 1, precision: Any = None, **kwargs) -> jax.Array:
+    feature_group_count: int = 1, precision: Any = None, *,
+    stride1_conv: Callable[..., jax.Array] | None = None, **kwargs) -> jax.Array:
   """Drop-in for `lax.conv_general_dilated` on channels-last input, explicit padding.
 
-  Falls back to `lax.conv_general_dilated` when every stride is 1, or for
-  features it does not cover (dilation, grouped convs, string padding).
-  lhs: [B, *spatial, C]; rhs: [*kernel, C, F] (flax's layout).
+  Falls back to `lax.conv_general_dilated` for features it does not cover
+  (dilation, grouped convs, string padding). lhs: [B, *spatial, C]; rhs:
+  [*kernel, C, F] (flax's layout). `stride1_conv` (default
+  `lax.conv_general_dilated`, same signature) computes the stride-1 conv: the
+  rearranged one, or the whole conv when every stride is already 1 (e.g.
+  `jvrl.models.temporal_taps_conv.temporal_taps_conv_general_dilated`).
   """
+  stride1_conv = stride1_conv or lax.conv_general_dilated
   strides = tuple(window_strides)
-  simple = (all(s == 1 for s in strides)
-            or any(d != 1 for d in (lhs_dilation or ())) or any(d != 1 for d in (rhs_dilation or ()))
+  if all(s == 1 for s in strides):
+    return stride1_conv(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+                        feature_group_count=feature_group_count, precision=precision, **kwargs)
+  simple = (any(d != 1 for d in (lhs_dilation or ())) or any(d != 1 for d in (rhs_dilation or ()))
             or feature_group_count != 1 or isinstance(padding, str))
   if simple:
     return lax.conv_general_dilated(
@@ -67,6 +75,6 @@ def space_to_depth_conv_general_dilated(
   wperm = (tuple(2 * i for i in range(num_spatial)) + tuple(2 * i + 1 for i in range(num_spatial))
            + (w.ndim - 2, w.ndim - 1))
   w = w.transpose(wperm).reshape(tuple(taps) + (math.prod(strides) * in_features, out_features))
-  return lax.conv_general_dilated(
+  return stride1_conv(
       x, w, (1,) * num_spatial, [(0, 0)] * num_spatial,
       dimension_numbers=dimension_numbers, precision=precision, **kwargs)

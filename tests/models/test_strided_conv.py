@@ -1,4 +1,7 @@
-"""Space-to-depth strided conv == lax's strided conv (values and gradients)."""
+"""Space-to-depth strided conv == lax's strided conv (values and gradients).
+
+Also with the temporal-taps conv computing its stride-1 conv (conv_impl).
+"""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -6,6 +9,7 @@ import pytest
 from jax import lax
 
 from jvrl.models import strided_conv
+from jvrl.models import temporal_taps_conv
 
 DN = ("NDHWC", "DHWIO", "NDHWC")
 
@@ -17,7 +21,8 @@ DN = ("NDHWC", "DHWIO", "NDHWC")
     ((1, 9, 8, 8, 2), (5, 7, 7), (2, 2, 2), [(2, 2), (3, 3), (3, 3)]),
     ((1, 6, 8, 8, 2), (3, 1, 1), (2, 1, 1), [(1, 1), (0, 0), (0, 0)]),
 ])
-def test_matches_native_strided_conv(shape, kernel, strides, padding):
+@pytest.mark.parametrize("stride1_conv", ["lax", "temporal_taps"])
+def test_matches_native_strided_conv(shape, kernel, strides, padding, stride1_conv):
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=shape), jnp.float32)
   w = jnp.asarray(rng.normal(size=kernel + (shape[-1], 5)), jnp.float32)
@@ -27,9 +32,13 @@ def test_matches_native_strided_conv(shape, kernel, strides, padding):
     return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=dn,
                                     precision=lax.Precision.HIGHEST)
 
+  inner = (temporal_taps_conv.temporal_taps_conv_general_dilated
+           if stride1_conv == "temporal_taps" else None)
+
   def s2d(x, w):
     return strided_conv.space_to_depth_conv_general_dilated(
-        x, w, strides, padding, dimension_numbers=dn, precision=lax.Precision.HIGHEST)
+        x, w, strides, padding, dimension_numbers=dn, precision=lax.Precision.HIGHEST,
+        stride1_conv=inner)
 
   np.testing.assert_allclose(s2d(x, w), native(x, w), rtol=1e-4, atol=1e-4)
   loss = lambda f: lambda x, w: jnp.sum(jnp.sin(f(x, w)))
@@ -56,3 +65,18 @@ def test_unknown_impl_is_an_error():
   with pytest.raises(ValueError, match="strided_conv"):
     models.build_model("r3d_18", strided_conv="fft").init(
         jax.random.key(0), jnp.zeros((1, 2, 8, 8, 3)), train=False)
+
+
+def test_stride1_conv_computes_stride1_convs_too():
+  calls = []
+
+  def recording_conv(*args, **kwargs):
+    calls.append(args[2])
+    return lax.conv_general_dilated(*args, **kwargs)
+
+  x = jnp.ones((1, 4, 6, 6, 2))
+  w = jnp.ones((3, 3, 3, 2, 3))
+  for strides in [(1, 1, 1), (2, 2, 2)]:
+    strided_conv.space_to_depth_conv_general_dilated(
+        x, w, strides, [(1, 1)] * 3, dimension_numbers=DN, stride1_conv=recording_conv)
+  assert calls == [(1, 1, 1), (1, 1, 1)]  # the stride-2 conv became a stride-1 one
