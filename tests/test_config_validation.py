@@ -37,9 +37,9 @@ def test_the_shipped_tiny_config_is_valid(tiny_cvrl_config):
     # model / objective combinations
     ("objective", "simclr", r"config.objective='simclr' is unknown"),
     ("model_name", "r3d_101", r"config.model_name='r3d_101' is unknown"),
-    ("model.num_classes", 400, r"num_classes=400 makes 'r3d_18' a classifier, but objective "
+    ("model.num_classes", 400, r"num_classes=400 makes 'r3d_prp' a classifier, but objective "
                                r"'cvrl' needs its feature map"),
-    ("model.depth", 50, r"config.model.depth is not an option of 'r3d_18'"),
+    ("model.depth", 50, r"config.model.depth is not an option of 'r3d_prp'"),
     ("model.dtype", "int8", r"config.model.dtype='int8' must be one of"),
     ("cvrl", None, r"config.objective='cvrl' needs a config.cvrl section"),
     # training settings
