@@ -19,6 +19,12 @@ One `tf.train.SequenceExample` per video:
     'clip/end/timestamp'       int64 microseconds (optional).
     'video/fps'                float frames per second (optional).
     'WAVEFORM/sample_rate'     int64 audio samples per second (optional).
+    'segment/start/timestamp'  int64 list, microseconds: the temporal
+    'segment/end/timestamp'    annotations of an UNTRIMMED video (TSP,
+    'segment/label/index'      ActivityNet / THUMOS14), one entry per action
+    'segment/label/text'       instance: start, end, class index (int64
+                               list) and class name (bytes list), all four
+                               lists of equal length (optional).
 
 `parse_sequence_example` turns one serialized record into jvrl's
 parsed-example contract (see its docstring); every field is optional in the
@@ -27,7 +33,7 @@ work too.
 """
 import os
 import uuid
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -43,11 +49,29 @@ START_TIMESTAMP_KEY = "clip/start/timestamp"
 END_TIMESTAMP_KEY = "clip/end/timestamp"
 FPS_KEY = "video/fps"
 SAMPLE_RATE_KEY = "WAVEFORM/sample_rate"
+SEGMENT_START_KEY = "segment/start/timestamp"
+SEGMENT_END_KEY = "segment/end/timestamp"
+SEGMENT_LABEL_INDEX_KEY = "segment/label/index"
+SEGMENT_LABEL_TEXT_KEY = "segment/label/text"
 
 RECORD_SUFFIX = ".tfrecord"
 _INCOMPLETE_SUFFIX = ".incomplete"
 
 Example = Union[tf.train.SequenceExample, bytes]
+
+
+class Segment(NamedTuple):
+  """One annotated action instance of an untrimmed video.
+
+  Attributes:
+    start_us, end_us: its time span in microseconds from the video's start.
+    label: class index (>= 0).
+    label_text: class name.
+  """
+  start_us: int
+  end_us: int
+  label: int
+  label_text: str = ""
 
 
 @tf.function(reduce_retracing=True)
@@ -101,6 +125,7 @@ def make_sequence_example(
     sample_rate: Optional[int] = None,
     start_us: Optional[int] = None,
     end_us: Optional[int] = None,
+    segments: Sequence[Segment] = (),
 ) -> tf.train.SequenceExample:
   """Builds the SequenceExample of one video (layout in the module docstring).
 
@@ -115,6 +140,8 @@ def make_sequence_example(
     fps: optional frame rate (> 0).
     sample_rate: optional audio sample rate in Hz (> 0).
     start_us, end_us: optional clip start/end timestamps in microseconds.
+    segments: temporal annotations of an untrimmed video (`Segment`s), stored
+      as the four 'segment/...' lists; () = none stored.
 
   Returns:
     The `tf.train.SequenceExample`.
@@ -146,6 +173,13 @@ def make_sequence_example(
     context[FPS_KEY].float_list.value.append(float(fps))
   if sample_rate is not None:
     context[SAMPLE_RATE_KEY].CopyFrom(_int64_feature(sample_rate))
+  if segments:
+    segments = [Segment(*s) for s in segments]
+    context[SEGMENT_START_KEY].int64_list.value.extend(int(s.start_us) for s in segments)
+    context[SEGMENT_END_KEY].int64_list.value.extend(int(s.end_us) for s in segments)
+    context[SEGMENT_LABEL_INDEX_KEY].int64_list.value.extend(int(s.label) for s in segments)
+    context[SEGMENT_LABEL_TEXT_KEY].CopyFrom(
+        _bytes_feature([_to_bytes(s.label_text) for s in segments]))
 
   frame_list = example.feature_lists.feature_list[FRAMES_KEY]
   for jpeg in jpeg_frames:
@@ -278,6 +312,11 @@ _CONTEXT_FEATURES = {
     LABEL_TEXT_KEY: tf.io.RaggedFeature(tf.string),
     CAPTION_KEY: tf.io.RaggedFeature(tf.string),
     FILENAME_KEY: tf.io.RaggedFeature(tf.string),
+    FPS_KEY: tf.io.RaggedFeature(tf.float32),
+    SEGMENT_START_KEY: tf.io.RaggedFeature(tf.int64),
+    SEGMENT_END_KEY: tf.io.RaggedFeature(tf.int64),
+    SEGMENT_LABEL_INDEX_KEY: tf.io.RaggedFeature(tf.int64),
+    SEGMENT_LABEL_TEXT_KEY: tf.io.RaggedFeature(tf.string),
 }
 _SEQUENCE_FEATURES = {
     FRAMES_KEY: tf.io.RaggedFeature(tf.string),
@@ -304,6 +343,14 @@ def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     'waveform':    tf.float32 [S]   all waveform entries concatenated (S may
                                     be 0 when the record has no audio).
     'filename':    tf.string []     'video/filename', '' when absent.
+    'fps':         tf.float32 []    'video/fps', 0.0 when absent.
+    'segment_start_us', 'segment_end_us':
+                   tf.int64 [N]     'segment/start|end/timestamp' (N may be 0).
+    'segment_labels':
+                   tf.int32 [N]     'segment/label/index' (-1 where the list
+                                    is shorter than the start times').
+    'segment_label_texts':
+                   tf.string [N]    'segment/label/text' ('' where missing).
 
   Frames stored one per entry and frames packed into one entry both give [L].
 
@@ -322,4 +369,27 @@ def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
       "captions": _flat_values(context[CAPTION_KEY]),
       "waveform": _flat_values(sequences[WAVEFORM_KEY]),
       "filename": _first_or_default(_flat_values(context[FILENAME_KEY]), ""),
+      "fps": _first_or_default(_flat_values(context[FPS_KEY]), 0.0),
+      **_parse_segments(context),
+  }
+
+
+def _padded_to(values: tf.Tensor, length: tf.Tensor, default) -> tf.Tensor:
+  """`values` cut or padded with `default` to `length` entries."""
+  values = values[:length]
+  padding = tf.fill([length - tf.shape(values)[0]], tf.constant(default, values.dtype))
+  return tf.concat([values, padding], axis=0)
+
+
+def _parse_segments(context: dict) -> dict[str, tf.Tensor]:
+  """The segment lists, aligned to the start times' length (see the parser)."""
+  starts = _flat_values(context[SEGMENT_START_KEY])
+  count = tf.shape(starts)[0]
+  return {
+      "segment_start_us": starts,
+      "segment_end_us": _padded_to(_flat_values(context[SEGMENT_END_KEY]), count, -1),
+      "segment_labels": tf.cast(_padded_to(
+          _flat_values(context[SEGMENT_LABEL_INDEX_KEY]), count, -1), tf.int32),
+      "segment_label_texts": _padded_to(_flat_values(context[SEGMENT_LABEL_TEXT_KEY]), count,
+                                        ""),
   }

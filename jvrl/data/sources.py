@@ -284,6 +284,11 @@ def _tfds_to_contract(features: Mapping[str, tf.Tensor],
       "captions": captions,
       "waveform": waveform,
       "filename": filename,
+      "fps": tf.constant(0.0, tf.float32),
+      "segment_start_us": tf.zeros([0], tf.int64),
+      "segment_end_us": tf.zeros([0], tf.int64),
+      "segment_labels": tf.zeros([0], tf.int32),
+      "segment_label_texts": tf.zeros([0], tf.string),
   }
 
 
@@ -325,7 +330,8 @@ def make_example_dataset(data_config: Any, split: str, *, shuffle_files: bool, s
   Returns:
     A tf.data.Dataset of dicts: 'frames' (tf.string [L] JPEG bytes, or tf.uint8
     [L, H, W, 3] for TFDS), 'num_frames', 'label', 'label_text', 'captions',
-    'waveform', 'filename' (see `records.parse_sequence_example`).
+    'waveform', 'filename', 'fps', 'segment_*' (see
+    `records.parse_sequence_example`; TFDS videos have no segments and fps 0).
   """
   _check_split(split)
   if not 0 <= process_index < process_count:

@@ -174,3 +174,34 @@ def test_writer_rejects_bad_arguments(tmp_path):
     records.RecordWriter(str(tmp_path), num_shards=1, prefix="")
   with pytest.raises(ValueError, match="examples"):
     records.write_sharded_records([{"not": "an example"}], str(tmp_path), 1, "train")
+
+
+def test_segments_round_trip_and_foreign_records():
+  """Segment lists written by jvrl, and by another tool (lists of unequal length), parse."""
+  example = records.make_sequence_example(
+      jpeg_frames=[b"x"], fps=15.0,
+      segments=[records.Segment(1_000_000, 2_500_000, 3, "jump"),
+                records.Segment(4_000_000, 5_000_000, 0, "run")])
+  parsed = records.parse_sequence_example(tf.constant(example.SerializeToString()))
+  np.testing.assert_array_equal(parsed["segment_start_us"], [1_000_000, 4_000_000])
+  np.testing.assert_array_equal(parsed["segment_end_us"], [2_500_000, 5_000_000])
+  np.testing.assert_array_equal(parsed["segment_labels"], [3, 0])
+  assert list(parsed["segment_label_texts"].numpy()) == [b"jump", b"run"]
+  assert float(parsed["fps"]) == 15.0
+  # Another tool's record: three starts, two ends, one label, no texts, no fps.
+  foreign = tf.train.SequenceExample()
+  context = foreign.context.feature
+  context[records.SEGMENT_START_KEY].int64_list.value.extend([0, 10, 20])
+  context[records.SEGMENT_END_KEY].int64_list.value.extend([5, 15])
+  context[records.SEGMENT_LABEL_INDEX_KEY].int64_list.value.extend([7])
+  foreign.feature_lists.feature_list[records.FRAMES_KEY].feature.add().bytes_list.value.append(
+      b"x")
+  parsed = records.parse_sequence_example(tf.constant(foreign.SerializeToString()))
+  np.testing.assert_array_equal(parsed["segment_end_us"], [5, 15, -1])
+  np.testing.assert_array_equal(parsed["segment_labels"], [7, -1, -1])
+  assert list(parsed["segment_label_texts"].numpy()) == [b"", b"", b""]
+  assert float(parsed["fps"]) == 0.0
+  # A trimmed clip's record: no segments at all.
+  plain = records.make_sequence_example(jpeg_frames=[b"x"])
+  parsed = records.parse_sequence_example(tf.constant(plain.SerializeToString()))
+  assert parsed["segment_start_us"].shape == (0,) and parsed["segment_labels"].shape == (0,)
