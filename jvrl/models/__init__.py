@@ -3,9 +3,11 @@
 Every backbone is a `flax.linen.Module` called as `model(video, train=...)` on
 float video [B, T, H, W, C] (already normalised), returning its last feature
 map [B, T', H', W', C'] (or logits [B, num_classes] when `num_classes` is set);
-see `jvrl.models.resnet3d` for the full contract. Adding a backbone = a builder
-function with keyword-only options in its own module plus one line in
-`MODEL_BUILDERS`.
+see `jvrl.models.resnet3d` for the full contract. The convolutional backbones
+share one option list (`jvrl.models.backbone_options.BackboneOptions`: adding
+an option is one field there); adding a backbone = a builder declared with
+`@backbone_builder` (or, like VATT's, with keyword-only options of its own) in
+its own module plus one line in `MODEL_BUILDERS`.
 """
 import inspect
 import types
@@ -31,8 +33,16 @@ MODEL_NAMES: tuple[str, ...] = tuple(MODEL_BUILDERS)
 
 
 def model_options(name: str) -> tuple[str, ...]:
-  """The keyword options the backbone `name` accepts, e.g. ('width_multiplier', ...)."""
-  return tuple(inspect.signature(_builder(name)).parameters)
+  """The keyword options the backbone `name` accepts, e.g. ('width_multiplier', ...).
+
+  `BackboneOptions`' fields for the convolutional backbones (recorded by
+  `@backbone_builder`), the builder's keyword parameters otherwise.
+  """
+  builder = _builder(name)
+  declared = getattr(builder, "options", None)
+  if declared is not None:
+    return tuple(declared)
+  return tuple(inspect.signature(builder).parameters)
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:

@@ -20,15 +20,12 @@ bias makes one redundant); PRP's PyTorch C3D keeps them, so its count is
 higher by the 2,752 conv biases: 27,658,688 here vs 27,661,440 there (no
 classifier).
 """
-import functools
-from typing import Any
-
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from jvrl.models import inputs
 from jvrl.models import resnet3d
+from jvrl.models.backbone_options import BackboneOptions, backbone_builder
 
 Triple = tuple[int, int, int]
 
@@ -49,28 +46,11 @@ class C3D(nn.Module):
   """C3D with BN; see the module docstring.
 
   Attributes:
-    width_multiplier: scales every channel count (`resnet3d.scale_width`).
-    num_classes: None -> feature map; else float32 logits [B, num_classes].
-    dtype: compute dtype; params are always float32.
-    bn_momentum, bn_epsilon: batch-norm settings.
-    strided_conv: accepted so that configs can switch backbones freely; C3D
-      has no strided convolution, so it changes nothing.
-    conv_impl: 'native' or 'temporal_taps' (`resnet3d.conv3d`).
-    input_transform: 'rgb' or 'frame_difference' (`inputs.transform_video`).
+    options: `BackboneOptions`. C3D has no strided convolution, so
+      `strided_conv` changes nothing (it is accepted so that configs can
+      switch backbones freely).
   """
-  width_multiplier: float = 1.0
-  num_classes: int | None = None
-  dtype: Any = jnp.float32
-  bn_momentum: float = 0.9
-  bn_epsilon: float = 1e-5
-  strided_conv: str = "native"
-  input_transform: str = "rgb"
-  conv_impl: str = "native"
-
-  def __post_init__(self):
-    resnet3d.check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv,
-                                    self.input_transform, self.conv_impl)
-    super().__post_init__()
+  options: BackboneOptions = BackboneOptions()
 
   @nn.compact
   def __call__(self, video: jax.Array, train: bool) -> jax.Array:
@@ -80,29 +60,18 @@ class C3D(nn.Module):
     """
     if video.ndim != 5:
       raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
-                             momentum=self.bn_momentum, epsilon=self.bn_epsilon,
-                             dtype=self.dtype, param_dtype=jnp.float32)
-    x = inputs.transform_video(video.astype(self.dtype), self.input_transform)
+    options = self.options
+    conv, norm = options.conv_factory(), options.norm(train)
+    x = inputs.transform_video(video.astype(options.dtype), options.input_transform)
     for name, features, pool in C3D_LAYERS:
-      x = resnet3d.conv3d(resnet3d.scale_width(features, self.width_multiplier), (3, 3, 3),
-                          dtype=self.dtype, name=name, conv_impl=self.conv_impl)(x)
+      x = conv(options.width(features), (3, 3, 3), name=name)(x)
       x = nn.relu(norm(name=name.replace("conv", "bn"))(x))
       if pool is not None:
         x = nn.max_pool(x, window_shape=pool, strides=pool, padding="VALID")
-    if self.num_classes is None:
-      return x
-    logits = nn.Dense(self.num_classes, kernel_init=resnet3d.classifier_kernel_init,
-                      dtype=self.dtype, param_dtype=jnp.float32,
-                      name="classifier")(jnp.mean(x, axis=(1, 2, 3)))
-    return logits.astype(jnp.float32)
+    return resnet3d.classifier_head(x, options)
 
 
-def c3d(*, width_multiplier: float = 1.0, num_classes: int | None = None,
-        dtype: Any = jnp.float32, bn_momentum: float = 0.9, bn_epsilon: float = 1e-5,
-        strided_conv: str = "native", input_transform: str = "rgb",
-        conv_impl: str = "native") -> C3D:
+@backbone_builder
+def c3d(options: BackboneOptions) -> C3D:
   """PRP's C3D with BN: [B, 16, 112, 112, 3] -> [B, 2, 7, 7, 512 * width_multiplier]."""
-  return C3D(width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
-             bn_momentum=bn_momentum, bn_epsilon=bn_epsilon, strided_conv=strided_conv,
-             input_transform=input_transform, conv_impl=conv_impl)
+  return C3D(options=options)

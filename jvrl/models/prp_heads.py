@@ -22,10 +22,8 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-from jvrl.models import resnet3d
-from jvrl.models import temporal_taps_conv
+from jvrl.models import conv3d
 
 # Spatio-temporal upsampling factor of `ReconstructionDecoder` (four 2x stages).
 DECODER_UPSAMPLING = 16
@@ -49,7 +47,7 @@ class ConvTranspose2x(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param("kernel", resnet3d.conv_kernel_init,
+    kernel = self.param("kernel", conv3d.conv_kernel_init,
                         (2, 2, 2, x.shape[-1], self.features), jnp.float32)
     bias = self.param("bias", nn.initializers.zeros, (self.features,), jnp.float32)
     x = x.astype(self.dtype)
@@ -85,7 +83,7 @@ class RateClassificationHead(nn.Module):
     """`train=True` uses batch statistics and updates 'batch_stats'."""
     _check_feature_map(feature_map)
     x = feature_map.astype(self.dtype)
-    x = resnet3d.conv3d(x.shape[-1], (3, 3, 3), dtype=self.dtype, name="conv")(x)
+    x = conv3d.conv3d(x.shape[-1], (3, 3, 3), dtype=self.dtype, name="conv")(x)
     x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
                              epsilon=self.bn_epsilon, dtype=self.dtype,
                              param_dtype=jnp.float32, name="bn")(x))
@@ -110,9 +108,7 @@ class ReconstructionDecoder(nn.Module):
   conv_impl: str = "native"
 
   def __post_init__(self):
-    if self.conv_impl not in temporal_taps_conv.CONV_IMPLS:
-      raise ValueError(f"Unknown conv_impl {self.conv_impl!r}; known: "
-                       f"{temporal_taps_conv.CONV_IMPLS}.")
+    conv3d.check_conv_policy("native", self.conv_impl)
     super().__post_init__()
 
   @nn.compact
@@ -123,13 +119,10 @@ class ReconstructionDecoder(nn.Module):
                              momentum=self.bn_momentum, epsilon=self.bn_epsilon,
                              dtype=self.dtype, param_dtype=jnp.float32)
 
-    impl = (temporal_taps_conv.temporal_taps_conv_general_dilated
-            if self.conv_impl == "temporal_taps" else lax.conv_general_dilated)
+    conv = conv3d.conv3d_factory(conv_impl=self.conv_impl, dtype=self.dtype)
 
     def conv_bn_relu(x, features, conv_name, bn_name):
-      x = nn.Conv(features, (3, 3, 3), padding=[(1, 1)] * 3, use_bias=False,
-                  kernel_init=resnet3d.conv_kernel_init, dtype=self.dtype,
-                  param_dtype=jnp.float32, conv_general_dilated=impl, name=conv_name)(x)
+      x = conv(features, (3, 3, 3), name=conv_name)(x)
       return nn.relu(norm(name=bn_name)(x))
 
     def upsample(x, name):

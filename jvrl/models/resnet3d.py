@@ -19,20 +19,23 @@ Conventions shared by every backbone in `jvrl.models`:
     `.../bn_a`, `.../shortcut_conv`, `.../shortcut_bn`, `classifier`
     (stages numbered from 1, blocks from 0). Every conv / dense weight is a
     leaf called 'kernel' (weight decay masks rely on that).
+The options a user sets (width, head, dtype, batch norm, how convs are
+computed, input transform) are one `BackboneOptions` (`options` field); the
+modules below the backbone receive two constructors made from it once: `conv`
+(`jvrl.models.conv3d`) and `norm` (batch norm).
 Padding is symmetric, k // 2 on each side (torchvision's explicit padding, and
 TF's `fixed_padding` for odd kernels), so outputs have ceil(size / stride)
 positions along every axis.
 """
-import functools
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jvrl.models import conv3d as conv3d_lib
 from jvrl.models import inputs
-from jvrl.models import strided_conv as strided_conv_lib
-from jvrl.models import temporal_taps_conv
+from jvrl.models.backbone_options import BackboneOptions, backbone_builder
 
 Triple = tuple[int, int, int]
 ModuleDef = Callable[..., nn.Module]
@@ -45,18 +48,8 @@ CONV_TYPES = ("3d", "2plus1d")
 # conv, as PRP's code does).
 MID_FEATURES_RULES = ("per_block", "per_conv")
 
-# torchvision's kaiming_normal_(mode='fan_out', nonlinearity='relu'): an
-# untruncated normal with variance 2 / (out_channels * kernel volume).
-conv_kernel_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 # torchvision's video ResNets initialise the classifier with N(0, 0.01), bias 0.
 classifier_kernel_init = nn.initializers.normal(stddev=0.01)
-
-
-def scale_width(channels: int, width_multiplier: float) -> int:
-  """`channels * width_multiplier` rounded half up, at least 1 (e.g. 64, 0.125 -> 8)."""
-  if width_multiplier <= 0:
-    raise ValueError(f"width_multiplier must be > 0, got {width_multiplier}.")
-  return max(1, int(channels * width_multiplier + 0.5))
 
 
 def conv2plus1d_mid_features(in_features: int, out_features: int,
@@ -71,51 +64,6 @@ def conv2plus1d_mid_features(in_features: int, out_features: int,
   return (in_features * out_features * t * kh * kw) // (in_features * kh * kw + t * out_features)
 
 
-def check_backbone_options(width_multiplier: float = 1.0, num_classes: int | None = None,
-                           strided_conv: str = "native", input_transform: str = "rgb",
-                           conv_impl: str = "native") -> None:
-  """The options every convolutional backbone shares; a ValueError names a bad one."""
-  if input_transform not in inputs.INPUT_TRANSFORMS:
-    raise ValueError(f"Unknown input_transform {input_transform!r}; known: "
-                     f"{inputs.INPUT_TRANSFORMS}.")
-  if width_multiplier <= 0:
-    raise ValueError(f"width_multiplier must be > 0, got {width_multiplier}.")
-  if num_classes is not None and num_classes < 1:
-    raise ValueError(f"num_classes must be None or >= 1, got {num_classes}.")
-  if strided_conv not in strided_conv_lib.STRIDED_CONV_IMPLS:
-    raise ValueError(f"Unknown strided_conv {strided_conv!r}; known: "
-                     f"{strided_conv_lib.STRIDED_CONV_IMPLS}.")
-  if conv_impl not in temporal_taps_conv.CONV_IMPLS:
-    raise ValueError(f"Unknown conv_impl {conv_impl!r}; known: {temporal_taps_conv.CONV_IMPLS}.")
-
-
-def conv3d(features: int, kernel_size: Sequence[int], strides: Sequence[int] = (1, 1, 1), *,
-           dtype: Any = jnp.float32, name: str | None = None,
-           strided_conv: str = "native", conv_impl: str = "native") -> nn.Conv:
-  """A bias-free 3-D conv with symmetric k // 2 padding and He fan-out init.
-
-  The returned module maps [B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh),
-  ceil(W/sw), features] for odd kernels; params float32, compute in `dtype`.
-  `strided_conv`: 'native' (lax's strided conv) or 'space_to_depth' (the same
-  function computed as a stride-1 conv; much faster gradients on XLA:CPU, see
-  `jvrl.models.strided_conv`). `conv_impl`: 'native' (lax's 3-D conv) or
-  'temporal_taps' (a sum of 2-D convs, one per temporal tap: ~2x faster
-  training steps for the narrow CPU backbones, see
-  `jvrl.models.temporal_taps_conv`); with 'space_to_depth' it computes the
-  stride-1 conv that strided convs become. Parameters are identical either way.
-  """
-  check_backbone_options(strided_conv=strided_conv, conv_impl=conv_impl)
-  impl = (temporal_taps_conv.temporal_taps_conv_general_dilated
-          if conv_impl == "temporal_taps" else None)
-  if strided_conv == "space_to_depth":
-    impl = functools.partial(strided_conv_lib.space_to_depth_conv_general_dilated,
-                             stride1_conv=impl)
-  return nn.Conv(conv_general_dilated=impl, 
-      features=features, kernel_size=tuple(kernel_size), strides=tuple(strides),
-      padding=[(k // 2, k // 2) for k in kernel_size], use_bias=False,
-      kernel_init=conv_kernel_init, dtype=dtype, param_dtype=jnp.float32, name=name)
-
-
 class Conv2Plus1D(nn.Module):
   """A t x k x k conv factorised as (1, k, k) conv -> BN -> ReLU -> (t, 1, 1) conv.
 
@@ -127,56 +75,49 @@ class Conv2Plus1D(nn.Module):
   features: int
   mid_features: int
   norm: ModuleDef
+  conv: ModuleDef = conv3d_lib.conv3d
   kernel_size: Triple = (3, 3, 3)
   strides: Triple = (1, 1, 1)
-  dtype: Any = jnp.float32
-  strided_conv: str = "native"
-  conv_impl: str = "native"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """[B, T, H, W, C_in] -> [B, ceil(T/st), ceil(H/sh), ceil(W/sw), features]."""
     t, kh, kw = self.kernel_size
     st, sh, sw = self.strides
-    x = conv3d(self.mid_features, (1, kh, kw), (1, sh, sw), dtype=self.dtype,
-               name="spatial_conv", strided_conv=self.strided_conv, conv_impl=self.conv_impl)(x)
+    x = self.conv(self.mid_features, (1, kh, kw), (1, sh, sw), name="spatial_conv")(x)
     x = nn.relu(self.norm(name="spatial_bn")(x))
-    return conv3d(self.features, (t, 1, 1), (st, 1, 1), dtype=self.dtype,
-                  name="temporal_conv", strided_conv=self.strided_conv, conv_impl=self.conv_impl)(x)
+    return self.conv(self.features, (t, 1, 1), (st, 1, 1), name="temporal_conv")(x)
 
 
 def spatiotemporal_conv(conv_type: str, features: int, kernel_size: Triple,
-                        strides: Triple = (1, 1, 1), *, mid_features: int | None = None,
-                        norm: ModuleDef | None = None, dtype: Any = jnp.float32,
-                        name: str | None = None, strided_conv: str = "native",
-                        conv_impl: str = "native") -> nn.Module:
-  """The conv factory shared by stems and blocks: a full 3-D or a (2+1)-D conv.
+                        strides: Triple = (1, 1, 1), *, conv: ModuleDef | None = None,
+                        mid_features: int | None = None, norm: ModuleDef | None = None,
+                        name: str | None = None) -> nn.Module:
+  """The conv shared by stems and blocks: a full 3-D or a (2+1)-D conv.
 
   Args:
     conv_type: '3d' (one t x k x k kernel) or '2plus1d' (`Conv2Plus1D`).
     features: output channels.
     kernel_size: (t, kh, kw).
     strides: (st, sh, sw).
+    conv: the backbone's conv constructor (`conv3d.conv3d_factory`); None =
+      lax's convs in float32.
     mid_features: width between the spatial and temporal conv ('2plus1d'
       only; required there).
     norm: batch-norm constructor for the inner BN ('2plus1d' only; required).
-    dtype: compute dtype.
     name: parameter scope name.
-    strided_conv: how strided convs are computed (see `conv3d`).
-    conv_impl: how 3-D convs are computed (see `conv3d`).
 
   Returns:
     A module mapping [B, T, H, W, C_in] -> [B, T', H', W', features].
   """
+  conv = conv or conv3d_lib.conv3d_factory()
   if conv_type == "3d":
-    return conv3d(features, kernel_size, strides, dtype=dtype, name=name,
-                  strided_conv=strided_conv, conv_impl=conv_impl)
+    return conv(features, kernel_size, strides, name=name)
   if conv_type == "2plus1d":
     if mid_features is None or norm is None:
       raise ValueError("conv_type='2plus1d' needs mid_features and norm.")
-    return Conv2Plus1D(features=features, mid_features=mid_features, norm=norm,
-                       kernel_size=kernel_size, strides=strides, dtype=dtype, name=name,
-                       strided_conv=strided_conv, conv_impl=conv_impl)
+    return Conv2Plus1D(features=features, mid_features=mid_features, conv=conv, norm=norm,
+                       kernel_size=kernel_size, strides=strides, name=name)
   raise ValueError(f"Unknown conv_type {conv_type!r}; known: {CONV_TYPES}.")
 
 
@@ -196,12 +137,10 @@ class BasicBlock3D(nn.Module):
   expansion: ClassVar[int] = 1
   features: int
   norm: ModuleDef
+  conv: ModuleDef = conv3d_lib.conv3d
   strides: Triple = (1, 1, 1)
   temporal_kernel_size: int = 3
   conv_type: str = "3d"
-  dtype: Any = jnp.float32
-  strided_conv: str = "native"
-  conv_impl: str = "native"
   mid_features_rule: str = "per_block"
   shortcut_conv_type: str = "3d"
 
@@ -217,14 +156,16 @@ class BasicBlock3D(nn.Module):
       mid_a = conv2plus1d_mid_features(x.shape[-1], self.features, kernel)
       mid_b = (mid_a if self.mid_features_rule == "per_block"
                else conv2plus1d_mid_features(self.features, self.features, kernel))
-    conv = functools.partial(spatiotemporal_conv, self.conv_type, self.features, kernel,
-                             norm=self.norm, dtype=self.dtype,
-                             strided_conv=self.strided_conv, conv_impl=self.conv_impl)
-    y = conv(self.strides, mid_features=mid_a, name="conv_a")(x)
+
+    def conv(strides, mid_features, name):
+      return spatiotemporal_conv(self.conv_type, self.features, kernel, strides, conv=self.conv,
+                                 mid_features=mid_features, norm=self.norm, name=name)
+
+    y = conv(self.strides, mid_a, "conv_a")(x)
     y = nn.relu(self.norm(name="bn_a")(y))
-    y = self.norm(name="bn_b")(conv((1, 1, 1), mid_features=mid_b, name="conv_b")(y))
-    return nn.relu(y + _shortcut(x, self.features, self.strides, self.norm, self.dtype,
-                                  self.strided_conv, self.shortcut_conv_type, self.conv_impl))
+    y = self.norm(name="bn_b")(conv((1, 1, 1), mid_b, "conv_b")(y))
+    return nn.relu(y + _shortcut(x, self.features, self.strides, self.conv, self.norm,
+                                  self.shortcut_conv_type))
 
 
 class Bottleneck3D(nn.Module):
@@ -238,12 +179,10 @@ class Bottleneck3D(nn.Module):
   expansion: ClassVar[int] = 4
   features: int
   norm: ModuleDef
+  conv: ModuleDef = conv3d_lib.conv3d
   strides: Triple = (1, 1, 1)
   temporal_kernel_size: int = 1
   conv_type: str = "3d"
-  dtype: Any = jnp.float32
-  strided_conv: str = "native"
-  conv_impl: str = "native"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -252,22 +191,17 @@ class Bottleneck3D(nn.Module):
       raise ValueError(f"Bottleneck3D supports conv_type '3d' only, got {self.conv_type!r}.")
     st, sh, sw = self.strides
     out_features = self.features * self.expansion
-    y = conv3d(self.features, (self.temporal_kernel_size, 1, 1), (st, 1, 1),
-               dtype=self.dtype, name="conv_a", strided_conv=self.strided_conv,
-               conv_impl=self.conv_impl)(x)
+    y = self.conv(self.features, (self.temporal_kernel_size, 1, 1), (st, 1, 1),
+                  name="conv_a")(x)
     y = nn.relu(self.norm(name="bn_a")(y))
-    y = conv3d(self.features, (1, 3, 3), (1, sh, sw), dtype=self.dtype, name="conv_b",
-               strided_conv=self.strided_conv, conv_impl=self.conv_impl)(y)
+    y = self.conv(self.features, (1, 3, 3), (1, sh, sw), name="conv_b")(y)
     y = nn.relu(self.norm(name="bn_b")(y))
-    y = self.norm(name="bn_c")(conv3d(out_features, (1, 1, 1), dtype=self.dtype, name="conv_c",
-                                      conv_impl=self.conv_impl)(y))
-    return nn.relu(y + _shortcut(x, out_features, self.strides, self.norm, self.dtype,
-                                  self.strided_conv, conv_impl=self.conv_impl))
+    y = self.norm(name="bn_c")(self.conv(out_features, (1, 1, 1), name="conv_c")(y))
+    return nn.relu(y + _shortcut(x, out_features, self.strides, self.conv, self.norm))
 
 
-def _shortcut(x: jax.Array, out_features: int, strides: Triple, norm: ModuleDef,
-              dtype: Any, strided_conv: str = "native", conv_type: str = "3d",
-              conv_impl: str = "native") -> jax.Array:
+def _shortcut(x: jax.Array, out_features: int, strides: Triple, conv: ModuleDef,
+              norm: ModuleDef, conv_type: str = "3d") -> jax.Array:
   """Identity, or a strided 1x1x1 projection + BN when the stride or width changes.
 
   conv_type '3d': one 1x1x1 conv; '2plus1d': `Conv2Plus1D` with (1,1,1) kernels
@@ -278,9 +212,8 @@ def _shortcut(x: jax.Array, out_features: int, strides: Triple, norm: ModuleDef,
   mid = None
   if conv_type == "2plus1d":
     mid = conv2plus1d_mid_features(x.shape[-1], out_features, (1, 1, 1))
-  x = spatiotemporal_conv(conv_type, out_features, (1, 1, 1), strides, mid_features=mid,
-                          norm=norm, dtype=dtype, name="shortcut_conv",
-                          strided_conv=strided_conv, conv_impl=conv_impl)(x)
+  x = spatiotemporal_conv(conv_type, out_features, (1, 1, 1), strides, conv=conv,
+                          mid_features=mid, norm=norm, name="shortcut_conv")(x)
   return norm(name="shortcut_bn")(x)
 
 
@@ -302,16 +235,9 @@ class ResNet3D(nn.Module):
     stem_max_pool: add a (1,3,3) stride (1,2,2) SAME max-pool after the stem.
     mid_features_rule, shortcut_conv_type: (2+1)-D basic-block options, see
       `BasicBlock3D` (defaults: torchvision's r2plus1d_18).
-  Contract fields:
-    width_multiplier: scales every channel count (`scale_width`).
-    num_classes: None -> feature map; else logits from pool + `classifier`.
-    dtype: compute dtype; params are always float32.
-    bn_momentum, bn_epsilon: batch-norm settings.
-    strided_conv: 'native' or 'space_to_depth' (identical results; the latter
-      for fast gradients on CPU, see `jvrl.models.strided_conv`).
-    conv_impl: 'native' or 'temporal_taps' (identical results; the latter
-      ~2x faster for narrow backbones on CPU, see `conv3d`).
-    input_transform: 'rgb' or 'frame_difference' (`inputs.transform_video`).
+  User options:
+    options: `BackboneOptions` (width, head, dtype, batch norm, conv policy,
+      input transform).
   """
   stage_sizes: Sequence[int]
   block_cls: ModuleDef
@@ -324,20 +250,11 @@ class ResNet3D(nn.Module):
   stem_strides: Triple = (1, 2, 2)
   stem_mid_features: int | None = 45
   stem_max_pool: bool = False
-  input_transform: str = "rgb"
   mid_features_rule: str = "per_block"
   shortcut_conv_type: str = "3d"
-  width_multiplier: float = 1.0
-  num_classes: int | None = None
-  dtype: Any = jnp.float32
-  bn_momentum: float = 0.9
-  bn_epsilon: float = 1e-5
-  strided_conv: str = "native"
-  conv_impl: str = "native"
+  options: BackboneOptions = BackboneOptions()
 
   def __post_init__(self):
-    check_backbone_options(self.width_multiplier, self.num_classes, self.strided_conv,
-                           self.input_transform, self.conv_impl)
     if self.conv_type not in CONV_TYPES:
       raise ValueError(f"Unknown conv_type {self.conv_type!r}; known: {CONV_TYPES}.")
     if self.mid_features_rule not in MID_FEATURES_RULES:
@@ -366,20 +283,17 @@ class ResNet3D(nn.Module):
     """
     if video.ndim != 5:
       raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
-    width = functools.partial(scale_width, width_multiplier=self.width_multiplier)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train,
-                             momentum=self.bn_momentum, epsilon=self.bn_epsilon,
-                             dtype=self.dtype, param_dtype=jnp.float32)
-    x = inputs.transform_video(video.astype(self.dtype), self.input_transform)
+    options = self.options
+    width, conv, norm = options.width, options.conv_factory(), options.norm(train)
+    x = inputs.transform_video(video.astype(options.dtype), options.input_transform)
     if self.stem_mid_features is None:
       stem_mid = conv2plus1d_mid_features(x.shape[-1], width(self.stem_features),
                                           self.stem_kernel_size)
     else:
       stem_mid = width(self.stem_mid_features)
     x = spatiotemporal_conv(self.conv_type, width(self.stem_features), self.stem_kernel_size,
-                            self.stem_strides, mid_features=stem_mid,
-                            norm=norm, dtype=self.dtype, name="stem_conv",
-                            strided_conv=self.strided_conv, conv_impl=self.conv_impl)(x)
+                            self.stem_strides, conv=conv, mid_features=stem_mid, norm=norm,
+                            name="stem_conv")(x)
     x = nn.relu(norm(name="stem_bn")(x))
     if self.stem_max_pool:
       x = nn.max_pool(x, window_shape=(1, 3, 3), strides=(1, 2, 2), padding="SAME")
@@ -392,22 +306,28 @@ class ResNet3D(nn.Module):
         self.temporal_kernel_sizes), start=1):
       x = resnet_stage(x, self.block_cls, num_blocks, width(features), tuple(strides),
                        temporal_kernel_size=temporal_kernel, conv_type=self.conv_type,
-                       norm=norm, dtype=self.dtype, name_prefix=f"stage{stage}",
-                       strided_conv=self.strided_conv, conv_impl=self.conv_impl,
-                       **block_options)
-    if self.num_classes is None:
-      return x
-    pooled = jnp.mean(x, axis=(1, 2, 3))
-    logits = nn.Dense(self.num_classes, kernel_init=classifier_kernel_init, dtype=self.dtype,
-                      param_dtype=jnp.float32, name="classifier")(pooled)
-    return logits.astype(jnp.float32)
+                       conv=conv, norm=norm, name_prefix=f"stage{stage}", **block_options)
+    return classifier_head(x, options)
+
+
+def classifier_head(feature_map: jax.Array, options: BackboneOptions) -> jax.Array:
+  """The backbone's output: `feature_map` itself when `options.num_classes` is None,
+  else float32 logits [B, num_classes] from global average pool + Dense `classifier`.
+
+  Must be called inside the backbone's compact method.
+  """
+  if options.num_classes is None:
+    return feature_map
+  pooled = jnp.mean(feature_map, axis=(1, 2, 3))
+  logits = nn.Dense(options.num_classes, kernel_init=classifier_kernel_init,
+                    dtype=options.dtype, param_dtype=jnp.float32, name="classifier")(pooled)
+  return logits.astype(jnp.float32)
 
 
 def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: int,
                  strides: Triple, *, temporal_kernel_size: int, conv_type: str,
-                 norm: ModuleDef, dtype: Any, name_prefix: str,
-                 strided_conv: str = "native", conv_impl: str = "native",
-                 **block_options: Any) -> jax.Array:
+                 conv: ModuleDef, norm: ModuleDef, name_prefix: str,
+                 **block_options) -> jax.Array:
   """Applies `num_blocks` blocks named `{name_prefix}_block{j}`; the first carries `strides`.
 
   Must be called inside a compact module method (the blocks become its
@@ -416,50 +336,36 @@ def resnet_stage(x: jax.Array, block_cls: ModuleDef, num_blocks: int, features: 
   features * block_cls.expansion].
   """
   for index in range(num_blocks):
-    x = block_cls(features=features, norm=norm,
+    x = block_cls(features=features, conv=conv, norm=norm,
                   strides=strides if index == 0 else (1, 1, 1),
                   temporal_kernel_size=temporal_kernel_size, conv_type=conv_type,
-                  dtype=dtype, strided_conv=strided_conv, conv_impl=conv_impl,
-                  name=f"{name_prefix}_block{index}",
-                  **block_options)(x)
+                  name=f"{name_prefix}_block{index}", **block_options)(x)
   return x
 
 
-def r3d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
-           dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-           bn_epsilon: float = 1e-5, strided_conv: str = "native",
-           input_transform: str = "rgb", conv_impl: str = "native") -> ResNet3D:
+@backbone_builder
+def r3d_18(options: BackboneOptions) -> ResNet3D:
   """torchvision's R3D-18: (3,7,7)/(1,2,2) stem, 4 x 2 basic blocks of 3x3x3 convs.
 
   Feature map stride (1,2,2) x 8 overall in (T, H, W): [B, 16, 112, 112, 3] ->
   [B, 2, 7, 7, 512 * width_multiplier]. 33,371,472 params with num_classes=400.
   """
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="3d",
-                  width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
-                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-                  strided_conv=strided_conv, input_transform=input_transform,
-                  conv_impl=conv_impl)
+                  options=options)
 
 
-def r2plus1d_18(*, width_multiplier: float = 1.0, num_classes: int | None = None,
-                dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-                bn_epsilon: float = 1e-5, strided_conv: str = "native",
-                input_transform: str = "rgb", conv_impl: str = "native") -> ResNet3D:
+@backbone_builder
+def r2plus1d_18(options: BackboneOptions) -> ResNet3D:
   """torchvision's R(2+1)D-18: (2+1)-D stem (45 mid channels) and (2+1)-D basic blocks.
 
   Same output shapes as `r3d_18`; 31,505,325 params with num_classes=400.
   """
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="2plus1d",
-                  stem_mid_features=45, width_multiplier=width_multiplier,
-                  num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
-                  bn_epsilon=bn_epsilon, strided_conv=strided_conv, input_transform=input_transform,
-                  conv_impl=conv_impl)
+                  stem_mid_features=45, options=options)
 
 
-def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
-           dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-           bn_epsilon: float = 1e-5, strided_conv: str = "native",
-           input_transform: str = "rgb", conv_impl: str = "native") -> ResNet3D:
+@backbone_builder
+def r3d_50(options: BackboneOptions) -> ResNet3D:
   """CVRL's R3D-50 (REFERENCE §1): (5,7,7)/(2,2,2) stem + max-pool, bottlenecks [3,4,6,3].
 
   Temporal kernels 1,1,3,3 per stage, spatial stride 2 in stages 2-4, no
@@ -469,17 +375,11 @@ def r3d_50(*, width_multiplier: float = 1.0, num_classes: int | None = None,
   return ResNet3D(stage_sizes=(3, 4, 6, 3), block_cls=Bottleneck3D, conv_type="3d",
                   stage_strides=((1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 2, 2)),
                   temporal_kernel_sizes=(1, 1, 3, 3), stem_kernel_size=(5, 7, 7),
-                  stem_strides=(2, 2, 2), stem_max_pool=True,
-                  width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
-                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-                  strided_conv=strided_conv, input_transform=input_transform,
-                  conv_impl=conv_impl)
+                  stem_strides=(2, 2, 2), stem_max_pool=True, options=options)
 
 
-def r3d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
-            dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-            bn_epsilon: float = 1e-5, strided_conv: str = "native",
-            input_transform: str = "rgb", conv_impl: str = "native") -> ResNet3D:
+@backbone_builder
+def r3d_prp(options: BackboneOptions) -> ResNet3D:
   """PRP's R3D (REFERENCE §3): `r3d_18` with ONE basic block per stage (layout 1,1,1,1).
 
   (3,7,7)/(1,2,2) stem, 3x3x3 convs, stride 2 in T, H, W at stages 2-4:
@@ -487,16 +387,11 @@ def r3d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
   14,361,792 backbone params (no classifier), as PRP's R3DNet((1,1,1,1)).
   """
   return ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=BasicBlock3D, conv_type="3d",
-                  width_multiplier=width_multiplier, num_classes=num_classes, dtype=dtype,
-                  bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-                  strided_conv=strided_conv, input_transform=input_transform,
-                  conv_impl=conv_impl)
+                  options=options)
 
 
-def r2plus1d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = None,
-                 dtype: Any = jnp.float32, bn_momentum: float = 0.9,
-                 bn_epsilon: float = 1e-5, strided_conv: str = "native",
-                 input_transform: str = "rgb", conv_impl: str = "native") -> ResNet3D:
+@backbone_builder
+def r2plus1d_prp(options: BackboneOptions) -> ResNet3D:
   """PRP's R(2+1)D (REFERENCE §3): one (2+1)-D basic block per stage (layout 1,1,1,1).
 
   As PRP's R2Plus1DNet((1,1,1,1)), unlike `r2plus1d_18`: every (2+1)-D conv
@@ -507,7 +402,4 @@ def r2plus1d_prp(*, width_multiplier: float = 1.0, num_classes: int | None = Non
   """
   return ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=BasicBlock3D, conv_type="2plus1d",
                   stem_mid_features=None, mid_features_rule="per_conv",
-                  shortcut_conv_type="2plus1d", width_multiplier=width_multiplier,
-                  num_classes=num_classes, dtype=dtype, bn_momentum=bn_momentum,
-                  bn_epsilon=bn_epsilon, strided_conv=strided_conv, input_transform=input_transform,
-                  conv_impl=conv_impl)
+                  shortcut_conv_type="2plus1d", options=options)

@@ -6,6 +6,7 @@ import pytest
 
 from jvrl import models
 from jvrl.models import resnet3d
+from jvrl.models.backbone_options import BackboneOptions
 
 
 def test_model_names():
@@ -21,9 +22,10 @@ def test_build_model_passes_options():
                              bn_momentum=0.99, bn_epsilon=1e-3, dtype="bfloat16")
   assert isinstance(model, resnet3d.ResNet3D)
   assert model.conv_type == "2plus1d"
-  assert (model.width_multiplier, model.num_classes) == (0.25, 10)
-  assert (model.bn_momentum, model.bn_epsilon) == (0.99, 1e-3)
-  assert model.dtype == jnp.bfloat16  # a config's string becomes a dtype
+  options = model.options
+  assert (options.width_multiplier, options.num_classes) == (0.25, 10)
+  assert (options.bn_momentum, options.bn_epsilon) == (0.99, 1e-3)
+  assert options.dtype == jnp.bfloat16  # a config's string becomes a dtype
   assert models.build_model("r3d_50").block_cls is resnet3d.Bottleneck3D
 
 
@@ -45,6 +47,10 @@ def test_invalid_option_value_raises_value_error():
 def test_model_options():
   assert set(models.model_options("r3d_50")) >= {
       "width_multiplier", "num_classes", "dtype", "bn_momentum", "bn_epsilon"}
+  # Every convolutional backbone accepts exactly the shared option list.
+  for name in CONV_BACKBONES:
+    assert models.model_options(name) == BackboneOptions.names()
+  assert "patch_size" in models.model_options("vatt_video")  # its own signature
 
 
 # VATT's transformers keep the feature-map part of the contract only (no
@@ -57,8 +63,10 @@ def test_every_backbone_keeps_the_contract(name):
   """Defaults and the feature-map / logits outputs every objective relies on."""
   model = models.build_model(name)
   assert isinstance(model, nn.Module)
-  assert (model.width_multiplier, model.num_classes, model.dtype) == (1.0, None, jnp.float32)
-  assert (model.bn_momentum, model.bn_epsilon) == (0.9, 1e-5)
+  options = model.options
+  assert (options.width_multiplier, options.num_classes, options.dtype) == (1.0, None,
+                                                                            jnp.float32)
+  assert (options.bn_momentum, options.bn_epsilon) == (0.9, 1e-5)
   video = jax.ShapeDtypeStruct((2, 8, 32, 32, 3), jnp.float32)
   logits_model = models.build_model(name, width_multiplier=0.125, num_classes=5)
   variables = jax.eval_shape(

@@ -159,16 +159,6 @@ def test_compute_dtype_keeps_float32_params():
 
 # --------------------------------------------------------- small helpers ---
 
-def test_scale_width():
-  assert resnet3d.scale_width(64, 0.125) == 8
-  assert resnet3d.scale_width(45, 0.125) == 6
-  assert resnet3d.scale_width(64, 1.0) == 64
-  assert resnet3d.scale_width(64, 0.001) == 1
-  assert resnet3d.scale_width(20, 0.125) == 3  # 2.5 rounds half up
-  with pytest.raises(ValueError, match="width_multiplier"):
-    resnet3d.scale_width(64, 0.0)
-
-
 def test_conv2plus1d_mid_features_matches_torchvision():
   pairs = [(64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512)]
   assert [resnet3d.conv2plus1d_mid_features(i, o) for i, o in pairs] == [
