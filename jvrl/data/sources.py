@@ -83,12 +83,47 @@ def _source(data_config: Any) -> str:
   return source
 
 
-def synthetic_split_globs(data_config: Any) -> dict[str, str]:
-  """Generates (once) the synthetic dataset of `config.data.synthetic`; split -> glob."""
+def _synthetic_settings(data_config: Any) -> tuple[synthetic.SyntheticConfig, str | None]:
   settings = _as_dict(_field(data_config, "synthetic", {}))
   cache_dir = settings.pop("cache_dir", "") or None
-  cfg = synthetic.synthetic_config_from_dict(settings)
+  return synthetic.synthetic_config_from_dict(settings), cache_dir
+
+
+def synthetic_split_globs(data_config: Any) -> dict[str, str]:
+  """Generates (once) the synthetic dataset of `config.data.synthetic`; split -> glob."""
+  cfg, cache_dir = _synthetic_settings(data_config)
   return synthetic.ensure_synthetic_dataset(cfg, cache_dir)
+
+
+def prepare_data_source(data_config: Any, splits: tuple[str, ...] = SPLITS) -> str:
+  """Makes the data source ready to read and says, in one line, what the run reads.
+
+  The first step of a run, after its config was validated (validation never
+  writes): the built-in synthetic dataset is generated here on first use
+  (cached afterwards); record files are listed. The returned line names the
+  data for the start-up log: the built-in dataset's size and cache directory,
+  the number of files matched for each split in `splits`, or the TFDS
+  dataset and its split names.
+
+  Raises:
+    ValueError: an unknown source, or a records pattern matching nothing.
+  """
+  source = _source(data_config)
+  if source == "synthetic":
+    cfg, cache_dir = _synthetic_settings(data_config)
+    synthetic.ensure_synthetic_dataset(cfg, cache_dir)
+    sizes = ", ".join(f"{cfg.num_videos(split)} {split}" for split in SPLITS)
+    return (f"the built-in synthetic dataset ({sizes} videos) in "
+            f"{synthetic.dataset_dir(cfg, cache_dir)}")
+  if source == "records":
+    parts = []
+    for split in splits:
+      files = list_split_files(data_config, split)
+      parts.append(f"{split}: {len(files)} file(s) matching "
+                   f"{_field(data_config, f'{split}_files', '')!r}")
+    return "records (" + "; ".join(parts) + ")"
+  names = ", ".join(f"{split}={_tfds_split(data_config, split)!r}" for split in splits)
+  return f"TFDS dataset {source[len(TFDS_PREFIX):]!r} ({names})"
 
 
 def list_split_files(data_config: Any, split: str) -> list[str]:

@@ -183,3 +183,26 @@ def test_on_corrupt_record_must_be_known(tmp_path):
                         on_corrupt_record="ignore")
   with pytest.raises(ValueError, match="on_corrupt_record"):
     sources.make_example_dataset(config, "train", shuffle_files=False, seed=0)
+
+
+def test_prepare_data_source_generates_once_and_names_the_data(tmp_path):
+  """The run's first step: generates the built-in set (the one place that writes) and says
+  what the run reads; records are counted per split."""
+  settings = dict(seed=0, height=16, width=16, num_frames=4, sample_rate=100, train_videos=2,
+                  eval_train_videos=2, eval_test_videos=1, train_shards=1, eval_train_shards=1,
+                  eval_test_shards=1, cache_dir=str(tmp_path / "cache"))
+  config = _data_config(source="synthetic", synthetic=settings)
+  line = sources.prepare_data_source(config)
+  cfg = synthetic.synthetic_config_from_dict(
+      {k: v for k, v in settings.items() if k != "cache_dir"})
+  directory = synthetic.dataset_dir(cfg, settings["cache_dir"])
+  assert line == (f"the built-in synthetic dataset (2 train, 2 eval_train, 1 eval_test videos) "
+                  f"in {directory}")
+  assert os.path.isfile(os.path.join(directory, "config.json"))
+  pattern = _write_records(str(tmp_path / "rec"), "train", 3, 2)
+  config = _data_config(train_files=pattern, eval_train_files=pattern, eval_test_files=pattern)
+  assert sources.prepare_data_source(config, ("train", "eval_test")) == (
+      f"records (train: 2 file(s) matching {pattern!r}; eval_test: 2 file(s) matching "
+      f"{pattern!r})")
+  with pytest.raises(ValueError, match="matches no file"):
+    sources.prepare_data_source(_data_config(train_files=str(tmp_path / "none-*")), ("train",))
