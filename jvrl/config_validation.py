@@ -1,12 +1,18 @@
 """Start-up checks of an experiment config: each problem is one line saying what to change.
 
-`validate_config` runs before any data is read or any model is compiled, so a
-mistake costs seconds, not a compile or a dataset pass. It checks:
+The entry point owns validation: `jvrl.main` calls `validate_config` once,
+before any data is read, written or generated and before any model is
+compiled, so a mistake costs seconds, not a compile or a dataset pass (the
+trainer and the evaluation assume a validated config; a library user calls
+`validate_config` first, as `main` does). Checking never writes anything. It
+checks:
 
 * the objective and model exist, the model accepts `config.model`'s options,
   and the two fit together (objectives put their own heads on the encoder's
-  feature map, so `config.model.num_classes` must be unset; the objective's
-  own config section is present);
+  feature map, so `config.model.num_classes` must be unset); the objective
+  checks its own config section (`check_config` of its module, see
+  `jvrl.objectives`), and the evaluation layer refuses combinations it cannot
+  evaluate;
 * shapes: clip length, frame stride and crop sizes are positive, the training
   crop fits the synthetic frames, the eval crop fits the resized frames;
 * `config.model.dtype` is a float type JAX computes in (mixed precision:
@@ -17,7 +23,8 @@ mistake costs seconds, not a compile or a dataset pass. It checks:
   the processes; evaluation is asked for on one host only;
 * the training settings (steps, intervals, guard and preemption options),
   `config.data.on_corrupt_record`, `config.data.train_split` and, when on,
-  `config.eval.finetune` have valid values;
+  `config.eval.finetune` have valid values (and the fine-tuning run's own
+  derived config is valid);
 * for `source='records'`, every file pattern the mode needs matches files.
 """
 import math
@@ -30,8 +37,6 @@ import ml_collections
 
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 _MODES = ("train", "eval", "train_and_eval")
-# Objectives whose config carries a section of their own name.
-_SECTION_OBJECTIVES = ("cvrl", "supervised", "prp", "vatt")
 
 
 class ConfigError(ValueError):
@@ -61,14 +66,16 @@ def _positive_ints(config, paths: tuple[str, ...]) -> None:
 
 def _check_objective_and_model(config) -> None:
   from jvrl import models  # pylint: disable=g-import-not-at-top
-  from jvrl.objectives import OBJECTIVES  # pylint: disable=g-import-not-at-top
+  from jvrl import objectives  # pylint: disable=g-import-not-at-top
+  from jvrl.evaluation import objective_evaluations  # pylint: disable=g-import-not-at-top
   objective = _get(config, "objective")
-  _require(objective in OBJECTIVES, f"config.objective={objective!r} is unknown; use one of "
-           f"{sorted(OBJECTIVES)}.")
-  if objective in _SECTION_OBJECTIVES:
-    _require(_get(config, objective) is not None,
-             f"config.objective={objective!r} needs a config.{objective} section (see "
-             f"configs/{objective}_synthetic.py).")
+  _require(objective in objectives.OBJECTIVE_NAMES, f"config.objective={objective!r} is "
+           f"unknown; use one of {sorted(objectives.OBJECTIVE_NAMES)}.")
+  try:
+    objectives.check_objective_config(config)
+    objective_evaluations.check_config(config)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
   model_name = _get(config, "model_name")
   _require(model_name in models.MODEL_NAMES, f"config.model_name={model_name!r} is unknown; "
            f"use one of {list(models.MODEL_NAMES)}.")
@@ -86,10 +93,6 @@ def _check_objective_and_model(config) -> None:
     _require(str(jnp.dtype(dtype) if not isinstance(dtype, str) else dtype) in COMPUTE_DTYPES,
              f"config.model.dtype={dtype!r} must be one of {COMPUTE_DTYPES} "
              "('bfloat16' = mixed precision with float32 parameters).")
-  if objective == "supervised":
-    classes = _get(config, "supervised.num_classes")
-    _require(isinstance(classes, int) and classes >= 1,
-             f"config.supervised.num_classes={classes!r} must be the number of classes (>= 1).")
 
 
 def _check_shapes(config) -> None:
@@ -134,6 +137,7 @@ def _check_finetune(config, mode: str) -> None:
                 _get(config, "optimizer.warmup_steps", 0))
   _require(warmup <= steps, f"fine-tuning warm-up ({warmup} steps) exceeds "
            f"config.eval.finetune.steps={steps}: set config.eval.finetune.optimizer.warmup_steps.")
+
 
 
 def _check_devices(config, mode: str) -> None:
@@ -214,3 +218,16 @@ def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_ev
   _check_finetune(config, mode)
   _check_devices(config, mode)
   _check_files(config, mode)
+  _check_finetuning_run(config, mode)
+
+
+def _check_finetuning_run(config, mode: str) -> None:
+  """The supervised run that fine-tuning trains (its config is derived from this one)."""
+  from jvrl.evaluation import finetune  # pylint: disable=g-import-not-at-top
+  if mode == "train" or not finetune.finetune_enabled(config):
+    return
+  try:
+    validate_config(finetune.finetune_config(config), mode="train")
+  except ConfigError as error:
+    raise ConfigError(f"the fine-tuning run derived from config.eval.finetune is invalid: "
+                      f"{error}") from None

@@ -68,11 +68,12 @@ def main(argv) -> None:
   import jax  # pylint: disable=g-import-not-at-top
   from jvrl import config_validation  # pylint: disable=g-import-not-at-top
   from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
   from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
 
   config, workdir = _CONFIG.value, _WORKDIR.value
-  try:
+  try:  # the one start-up check of the config; it writes nothing
     config_validation.validate_config(config, mode=_MODE.value)
   except config_validation.ConfigError as error:
     _exit(2, f"config error: {error}")
@@ -84,6 +85,14 @@ def main(argv) -> None:
     logging.info("jvrl %s, workdir %s, mode %s, %d process(es), %d device(s): %s",
                  jvrl.__version__, workdir, _MODE.value, jax.process_count(),
                  jax.device_count(), jax.devices()[0].device_kind)
+  splits = (("train",) if _MODE.value != "eval" else ()) + (
+      ("eval_train", "eval_test") if _MODE.value != "train" else ())
+  try:  # the run's first step: make the data readable (generates the built-in set once)
+    data = sources.prepare_data_source(config.data, splits)
+  except ValueError as error:
+    _exit(2, str(error))
+  if jax.process_index() == 0:
+    logging.info("Data: %s.", data)
   variables, step = None, None
   if _MODE.value in ("train", "train_and_eval"):
     try:

@@ -87,3 +87,45 @@ def test_the_pod_recipe_is_valid_with_its_files(tmp_path):
   config.mesh.fsdp = 8
   config.model.dtype = "bfloat16"
   config_validation.validate_config(config)
+
+
+@pytest.mark.parametrize("config_name", ["cvrl_synthetic", "prp_synthetic", "vatt_synthetic",
+                                         "cvrl_prp_synthetic", "supervised_synthetic"])
+@pytest.mark.parametrize("mode", ["train", "eval", "train_and_eval"])
+def test_validating_writes_nothing(config_name, mode, tmp_path, monkeypatch):
+  """Checking a synthetic config on an empty cache generates no data and writes no file."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv("JVRL_CACHE_DIR", str(tmp_path / "env_cache"))
+  monkeypatch.setenv("HOME", str(tmp_path / "home"))
+  config = importlib.import_module(f"configs.{config_name}").get_config()
+  config.data.synthetic.cache_dir = str(tmp_path / "cache")
+  config_validation.validate_config(config, mode=mode)
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_objectives_check_their_own_sections(tiny_cvrl_config):
+  config = tiny_cvrl_config
+  config.cvrl.temperature = 0.0
+  with pytest.raises(config_validation.ConfigError, match=r"config.cvrl.temperature=0.0 must"):
+    config_validation.validate_config(config)
+
+
+def test_combined_with_a_whole_model_evaluation_is_refused(tiny_vatt_config):
+  config = tiny_vatt_config
+  config.objective = "combined"
+  config.combined = {"vatt": 1.0}
+  with pytest.raises(config_validation.ConfigError, match=r"contains \['vatt'\], whose "
+                                                          r"whole-model evaluation"):
+    config_validation.validate_config(config, mode="train")
+
+
+def test_the_finetuning_run_is_validated_at_start_up(tiny_cvrl_config):
+  """The derived fine-tuning config is checked once at the entry point, as a training run."""
+  config = tiny_cvrl_config
+  config.eval.finetune.steps = 4
+  config.eval.finetune.batch_size = 8
+  config.eval.finetune.optimizer = {"learning_rate": 0.01, "warmup_steps": 1}
+  config_validation.validate_config(config)
+  config.eval.finetune.batch_size = 12  # not a multiple of the 8 simulated devices
+  with pytest.raises(config_validation.ConfigError, match=r"config.eval.finetune.batch_size=12"):
+    config_validation.validate_config(config)

@@ -17,7 +17,7 @@ checkpoint stores) and the corrupt records skipped before it.
 """
 import dataclasses
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import ml_collections
 import numpy as np
@@ -27,7 +27,12 @@ from jvrl.data import decode
 from jvrl.data import sampling
 from jvrl.data import sources
 from jvrl.data.tf_setup import tf
-from jvrl.objectives import base
+
+# (parsed example dict, stateless seed tf.int64[2]) -> dict of tf tensors for
+# one training example: an objective's `preprocess_train` (the type
+# `jvrl.objectives.base.TrainPreprocessFn` names; defined here, below the
+# objectives, so that data never imports them).
+TrainPreprocessFn = Callable[[Mapping[str, Any], Any], dict]
 
 
 def _parallel_calls(data_config: ml_collections.ConfigDict) -> int:
@@ -37,7 +42,7 @@ def _parallel_calls(data_config: ml_collections.ConfigDict) -> int:
 
 def make_train_dataset(
     config: ml_collections.ConfigDict,
-    preprocess: base.TrainPreprocessFn,
+    preprocess: TrainPreprocessFn,
     local_batch_size: int,
     *,
     process_index: int = 0,

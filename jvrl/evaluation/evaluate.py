@@ -5,9 +5,10 @@ averaged) feed a linear probe, a weighted kNN classifier and nearest-neighbour
 retrieval (test queries the train split). The same is done for a randomly
 initialised encoder, so the results show what pretraining bought. With
 `config.eval.finetune.steps > 0` both are also fine-tuned end to end and
-tested with multi-clip logit averaging (`jvrl.evaluation.finetune`). An
-objective may add an evaluation of its own whole model
-(`Objective.extra_evaluation`, e.g. VATT's zero-shot retrieval). Results go
+tested with multi-clip logit averaging (`jvrl.evaluation.finetune`). Objectives
+that train more than an encoder get an evaluation of their whole model, chosen
+here by objective name (`jvrl.evaluation.objective_evaluations`, e.g. VATT's
+zero-shot retrieval). Results go
 to WORKDIR/eval/results.json, TensorBoard (WORKDIR/tensorboard/eval) and a
 table on the console.
 """
@@ -28,6 +29,7 @@ from jvrl.evaluation import features as features_lib
 from jvrl.evaluation import finetune
 from jvrl.evaluation import knn
 from jvrl.evaluation import linear_probe
+from jvrl.evaluation import objective_evaluations
 from jvrl.evaluation import retrieval
 from jvrl.train import sharding
 from jvrl.train.metrics_writer import MetricsWriter, log_info
@@ -135,10 +137,9 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
       results.update(finetune.run_finetuning(
           config, workdir, random_variables, init_name="random_init",
           prefix=RANDOM_INIT_PREFIX))
-  from jvrl.objectives import build_objective  # pylint: disable=g-import-not-at-top
-  extra_evaluation = build_objective(config).extra_evaluation
-  if extra_evaluation is not None:  # e.g. VATT's zero-shot retrieval
-    results.update(extra_evaluation(config, workdir, mesh))
+  whole_model_evaluation = objective_evaluations.whole_model_evaluation(config)
+  if whole_model_evaluation is not None:  # e.g. VATT's zero-shot retrieval
+    results.update(whole_model_evaluation(config, workdir, mesh))
   if step is not None:
     results["step"] = int(step)
   log_info("Evaluation took %.1f s.", time.perf_counter() - start)

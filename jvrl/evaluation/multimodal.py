@@ -1,4 +1,4 @@
-"""Evaluation of a whole video-audio-text model (VATT's `Objective.extra_evaluation`).
+"""Evaluation of a whole video-audio-text model (VATT's whole-model evaluation).
 
 On top of the shared evaluation of the video encoder (`evaluate.py`), this
 restores the whole trained model from the newest checkpoint in WORKDIR and
@@ -195,10 +195,14 @@ def random_init_model_variables(config: ml_collections.ConfigDict, model,
     return init(jax.random.key(config.seed + 12345))
 
 
-def evaluate_multimodal(config: ml_collections.ConfigDict, workdir: str, mesh, *,
-                        model, tokenizer) -> dict[str, float]:
-  """`Objective.extra_evaluation` of VATT (see the module docstring)."""
+def evaluate_whole_model(config: ml_collections.ConfigDict, workdir: str,
+                         mesh) -> dict[str, float]:
+  """VATT's whole-model evaluation (see the module docstring;
+  `jvrl.evaluation.objective_evaluations` runs it for objective 'vatt')."""
+  from jvrl.objectives import vatt as vatt_objective  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
+  tokenizer = vatt_objective.make_tokenizer(config)
+  model = vatt_objective.build_vatt_model(config, tokenizer.vocab_size)
   batch_size = config.eval.batch_size
   datasets = {split: make_multimodal_eval_dataset(config, split, batch_size, tokenizer)
               for split in ("eval_train", "eval_test")}

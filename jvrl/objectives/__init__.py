@@ -1,49 +1,58 @@
-"""Objectives by name. Each entry builds an `Objective` from the whole config."""
-from typing import Callable
+"""Objectives by name: one line per method, naming the module that implements it.
+
+Each objective module defines
+
+  build_objective(config) -> Objective   the method, built from the whole config;
+  check_config(config) -> None           (optional) its own start-up checks of
+                                         its config section: a ValueError whose
+                                         message is one line naming the field.
+
+`jvrl.config_validation` calls `check_objective_config` for the configured
+objective, so a method validates its own settings; evaluations that need more
+than the encoder are chosen by the evaluation layer (`jvrl.evaluation`), never
+attached here.
+"""
+import importlib
+import types
+from typing import Mapping
 
 import ml_collections
 
 from jvrl.objectives.base import Objective
 
-
-def _build_cvrl(config: ml_collections.ConfigDict) -> Objective:
-  from jvrl.objectives import cvrl  # pylint: disable=g-import-not-at-top
-  return cvrl.build_cvrl_objective(config)
-
-
-def _build_supervised(config: ml_collections.ConfigDict) -> Objective:
-  from jvrl.objectives import supervised  # pylint: disable=g-import-not-at-top
-  return supervised.build_supervised_objective(config)
-
-
-def _build_prp(config: ml_collections.ConfigDict) -> Objective:
-  from jvrl.objectives import prp  # pylint: disable=g-import-not-at-top
-  return prp.build_prp_objective(config)
+OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
+    "cvrl": "jvrl.objectives.cvrl",
+    "supervised": "jvrl.objectives.supervised",
+    "prp": "jvrl.objectives.prp",
+    "vatt": "jvrl.objectives.vatt",
+    "combined": "jvrl.objectives.combined",
+})
+OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 
 
-def _build_vatt(config: ml_collections.ConfigDict) -> Objective:
-  from jvrl.objectives import vatt  # pylint: disable=g-import-not-at-top
-  return vatt.build_vatt_objective(config)
+def objective_module(name: str) -> types.ModuleType:
+  """The module implementing objective `name` (imported on first use)."""
+  if name not in OBJECTIVE_MODULES:
+    raise ValueError(f"Unknown objective {name!r}; known objectives: {sorted(OBJECTIVE_NAMES)}.")
+  return importlib.import_module(OBJECTIVE_MODULES[name])
 
 
-def _build_combined(config: ml_collections.ConfigDict) -> Objective:
-  from jvrl.objectives import combined  # pylint: disable=g-import-not-at-top
-  return combined.build_combined_objective(config, OBJECTIVES)
+def build_objective(config: ml_collections.ConfigDict, name: str | None = None) -> Objective:
+  """Returns the objective `name` (default `config.objective`), built from `config`."""
+  name = config.objective if name is None else name
+  if name not in OBJECTIVE_MODULES:
+    raise ValueError(f"Unknown config.objective={name!r}; known objectives: "
+                     f"{sorted(OBJECTIVE_NAMES)}.")
+  return objective_module(name).build_objective(config)
 
 
-OBJECTIVES: dict[str, Callable[[ml_collections.ConfigDict], Objective]] = {
-    "cvrl": _build_cvrl,
-    "supervised": _build_supervised,
-    "prp": _build_prp,
-    "vatt": _build_vatt,
-    "combined": _build_combined,
-}
+def check_objective_config(config: ml_collections.ConfigDict, name: str | None = None) -> None:
+  """Runs objective `name`'s (default `config.objective`) own config checks, if any.
 
-
-def build_objective(config: ml_collections.ConfigDict) -> Objective:
-  """Returns the objective named by `config.objective`, built from `config`."""
-  name = config.objective
-  if name not in OBJECTIVES:
-    raise ValueError(
-        f"Unknown config.objective={name!r}; known objectives: {sorted(OBJECTIVES)}.")
-  return OBJECTIVES[name](config)
+  Raises:
+    ValueError: one line naming the field to change.
+  """
+  check = getattr(objective_module(config.objective if name is None else name),
+                  "check_config", None)
+  if check is not None:
+    check(config)

@@ -2,8 +2,9 @@
 
 An objective contributes exactly four things; everything else (input sources,
 batching, device placement, optimiser, train loop, checkpoints, evaluation) is
-shared. Adding an objective = one module that builds an `Objective`, plus a
-config file, plus a line in `jvrl.objectives.OBJECTIVES`.
+shared. Adding an objective = one module with `build_objective(config)` (and,
+optionally, `check_config(config)` for its own config section), plus a config
+file, plus a line in `jvrl.objectives.OBJECTIVE_MODULES`.
 """
 import dataclasses
 from typing import Any, Callable, Mapping
@@ -11,18 +12,15 @@ from typing import Any, Callable, Mapping
 import flax.linen as nn
 import jax
 
-# (parsed example dict, stateless seed tf.int32[2]) -> dict of tf tensors for
-# one training example. Runs inside tf.data on the host.
-TrainPreprocessFn = Callable[[Mapping[str, Any], Any], dict]
+from jvrl.data import pipeline
+
+# (parsed example dict, stateless seed) -> dict of tf tensors for one training
+# example. Runs inside tf.data on the host.
+TrainPreprocessFn = pipeline.TrainPreprocessFn
 # (model outputs, batch) -> (scalar loss, metrics). Pure jnp, runs under jit on
 # GLOBAL arrays, so reductions over the batch axis span every device.
 LossFn = Callable[[Mapping[str, jax.Array], Mapping[str, jax.Array]],
                   tuple[jax.Array, Mapping[str, jax.Array]]]
-# (config, workdir, mesh) -> {metric: value}: evaluation that needs the whole
-# trained model, not only its encoder (e.g. VATT's zero-shot retrieval); it
-# restores what it needs from WORKDIR's newest checkpoint. Metrics of its
-# random-init baseline carry the 'random_init_' prefix.
-ExtraEvaluationFn = Callable[[Any, str, Any], Mapping[str, float]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +38,6 @@ class Objective:
       views), used to report clips/s.
     rng_names: flax RNG streams `model` needs in training (e.g. 'dropout').
     encoder_name: name of the encoder submodule in `model`'s variables.
-    extra_evaluation: optional evaluation run after the shared encoder
-      evaluation (`jvrl.evaluation.evaluate.run_evaluation`); None for most
-      objectives.
   """
   name: str
   model: nn.Module
@@ -51,4 +46,13 @@ class Objective:
   clips_per_example: int = 1
   rng_names: tuple[str, ...] = ()
   encoder_name: str = "encoder"
-  extra_evaluation: ExtraEvaluationFn | None = None
+
+
+def require_section(config: Any, name: str) -> Any:
+  """`config.<name>`, the objective's own config section; a ValueError (one line,
+  naming the section and the config that shows it) when it is missing."""
+  section = config.get(name, None) if hasattr(config, "get") else None
+  if section is None:
+    raise ValueError(f"config.objective={config.get('objective')!r} needs a config.{name} "
+                     f"section (see configs/{name}_synthetic.py).")
+  return section

@@ -18,7 +18,7 @@ preprocessing but shares one encoder:
     '<name>/' and each member's loss is reported as '<name>/loss'.
 """
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import flax.linen as nn
 import jax
@@ -92,20 +92,26 @@ def _weights(config: ml_collections.ConfigDict) -> dict[str, float]:
   return {name: float(weight) for name, weight in weights.items()}
 
 
-def build_combined_objective(
-    config: ml_collections.ConfigDict,
-    builders: Mapping[str, Callable[[ml_collections.ConfigDict], base.Objective]],
-) -> base.Objective:
-  """Builds the weighted combination of `config.combined`'s objectives.
-
-  `builders` is the objective registry (`jvrl.objectives.OBJECTIVES`).
-  """
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """`config.combined`: known member objectives with weights >= 0, each member's
+  own config checks passing."""
+  from jvrl import objectives  # pylint: disable=g-import-not-at-top
+  base.require_section(config, "combined")
   weights = _weights(config)
-  unknown = sorted(set(weights) - set(builders))
+  unknown = sorted(set(weights) - set(objectives.OBJECTIVE_NAMES))
   if unknown:
     raise ValueError(f"Unknown objective(s) {unknown} in config.combined; known: "
-                     f"{sorted(set(builders) - {'combined'})}.")
-  members = {name: builders[name](config) for name in weights}
+                     f"{sorted(set(objectives.OBJECTIVE_NAMES) - {'combined'})}.")
+  for name in weights:
+    objectives.check_objective_config(config, name)
+
+
+def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
+  """Builds the weighted combination of `config.combined`'s objectives."""
+  from jvrl import objectives  # pylint: disable=g-import-not-at-top
+  check_config(config)
+  members = {name: objectives.build_objective(config, name) for name in _weights(config)}
+  weights = _weights(config)
   for name, member in members.items():
     if member.encoder_name != "encoder" or not hasattr(member.model, "encoder"):
       raise ValueError(f"Objective {name!r} cannot be combined: its model must keep its "

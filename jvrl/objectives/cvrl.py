@@ -74,7 +74,23 @@ def make_cvrl_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreproc
   return preprocess
 
 
-def build_cvrl_objective(config: ml_collections.ConfigDict) -> base.Objective:
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """`config.cvrl`: present, a positive temperature and positive head sizes."""
+  section = base.require_section(config, "cvrl")
+  temperature = section.get("temperature")
+  if not isinstance(temperature, (int, float)) or not temperature > 0:
+    raise ValueError(f"config.cvrl.temperature={temperature!r} must be a number > 0 "
+                     "(CVRL: 0.1).")
+  for field in ("projection_hidden_dim", "projection_dim"):
+    value = section.get(field)
+    if not isinstance(value, int) or value < 1:
+      raise ValueError(f"config.cvrl.{field}={value!r} must be a positive integer.")
+  layers = section.get("projection_hidden_layers")
+  if not isinstance(layers, int) or layers < 0:
+    raise ValueError(f"config.cvrl.projection_hidden_layers={layers!r} must be an integer >= 0.")
+
+
+def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
   """Builds CVRL from `config.model_name`, `config.model` and `config.cvrl`."""
   encoder = models.build_model(config.model_name, **config.model.to_dict())
   projection = heads.ProjectionMLP(

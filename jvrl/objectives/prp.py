@@ -59,9 +59,9 @@ class PRPModel(nn.Module):
             "reconstruction": self.decoder(feature_map, train=train)}
 
 
-def _check_prp_config(config: ml_collections.ConfigDict) -> None:
+def check_config(config: ml_collections.ConfigDict) -> None:
   """Errors a config would otherwise only show inside tf.data or the jitted step."""
-  prp = config.prp
+  prp = base.require_section(config, "prp")
   prp_sampling.check_rates(tuple(prp.rates))
   if prp.crop not in CROP_MODES:
     raise ValueError(f"Unknown config.prp.crop={prp.crop!r}; known: {CROP_MODES}.")
@@ -96,7 +96,7 @@ def _decode_target_frames(config: ml_collections.ConfigDict, frames: tf.Tensor,
 
 def make_prp_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
   """Returns the tf.data function making one PRP example (see the module docstring)."""
-  _check_prp_config(config)
+  check_config(config)
   clip_length = config.data.clip_length
   size = config.data.crop_size
   prp = config.prp
@@ -140,9 +140,9 @@ def make_prp_loss_fn(config: ml_collections.ConfigDict) -> base.LossFn:
   return loss_fn
 
 
-def build_prp_objective(config: ml_collections.ConfigDict) -> base.Objective:
+def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
   """Builds PRP from `config.model_name`, `config.model`, `config.data` and `config.prp`."""
-  _check_prp_config(config)
+  check_config(config)
   encoder = models.build_model(config.model_name, **config.model.to_dict())
   model = PRPModel(
       encoder=encoder,

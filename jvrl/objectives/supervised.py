@@ -108,7 +108,20 @@ def classification_loss(outputs: Mapping[str, jax.Array],
   return loss, {"accuracy": accuracy}
 
 
-def build_supervised_objective(config: ml_collections.ConfigDict) -> base.Objective:
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """`config.supervised`: present, with the number of classes (>= 2) and a known
+  augmentation."""
+  section = base.require_section(config, "supervised")
+  classes = section.get("num_classes")
+  if not isinstance(classes, int) or classes < 2:
+    raise ValueError(f"config.supervised.num_classes={classes!r} must be the number of "
+                     "classes (>= 2).")
+  mode = section.get("augmentation", "cvrl")
+  if mode not in AUGMENTATIONS:
+    raise ValueError(f"Unknown config.supervised.augmentation={mode!r}; known: {AUGMENTATIONS}.")
+
+
+def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
   """Builds the classifier from `config.model_name`, `config.model`, `config.supervised.num_classes`."""
   encoder = models.build_model(config.model_name, **config.model.to_dict())
   num_classes = config.supervised.num_classes

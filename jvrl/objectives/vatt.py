@@ -14,8 +14,8 @@ temperature 0.07). Clips whose video has no audio or no caption are masked in
 the corresponding loss, not dropped.
 
 The video tower is the encoder that the shared evaluation probes and exports;
-`extra_evaluation` adds zero-shot video<->text and video<->audio retrieval
-and linear probe / kNN on the audio and text features
+the evaluation layer adds, for this objective, zero-shot video<->text and
+video<->audio retrieval and linear probe / kNN on the audio and text features
 (`jvrl.evaluation.multimodal`).
 
 Config (see configs/vatt_synthetic.py): `config.model_name` 'vatt_video' or
@@ -25,7 +25,6 @@ heads, audio / text towers and the text settings; `config.data.video_fps` and
 (records do not pass their rates through the parser; for the synthetic source
 they must equal its `fps` and `sample_rate`).
 """
-import functools
 from typing import Any, Mapping
 
 import jax.numpy as jnp
@@ -184,9 +183,17 @@ def make_vatt_loss(config: ml_collections.ConfigDict) -> base.LossFn:
   return loss_fn
 
 
-def build_vatt_objective(config: ml_collections.ConfigDict) -> base.Objective:
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """`config.vatt` present, a VATT model, and media rates that fit the data."""
+  base.require_section(config, "vatt")
+  if config.model_name not in VATT_MODELS:
+    raise ValueError(f"objective 'vatt' needs config.model_name in {VATT_MODELS}, got "
+                     f"{config.model_name!r}.")
+  media_rates(config)
+
+
+def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
   """Builds VATT from `config.model_name`, `config.model` and `config.vatt`."""
-  from jvrl.evaluation import multimodal as multimodal_eval  # pylint: disable=g-import-not-at-top
   tokenizer = make_tokenizer(config)
   model = build_vatt_model(config, tokenizer.vocab_size)
   return base.Objective(
@@ -196,6 +203,4 @@ def build_vatt_objective(config: ml_collections.ConfigDict) -> base.Objective:
       preprocess_train=make_vatt_preprocess(config, tokenizer),
       clips_per_example=1,
       rng_names=("dropout", transformer.DROP_TOKEN_RNG),
-      extra_evaluation=functools.partial(
-          multimodal_eval.evaluate_multimodal, model=model, tokenizer=tokenizer),
   )

@@ -34,7 +34,6 @@ import orbax.checkpoint as ocp
 from absl import logging
 from jax.experimental import multihost_utils
 
-from jvrl import config_validation
 from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.objectives import base
@@ -348,6 +347,10 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   WORKDIR/export/encoder. Returns the final state and the encoder's variables
   (on the host).
 
+  `config` must be valid (`jvrl.config_validation.validate_config`, which
+  `jvrl.main` runs once at start-up; fine-tuning's derived config is checked
+  there too).
+
   `initial_encoder`: encoder variables ({'params', 'batch_stats', ...}, e.g.
   from a pretraining run) that replace the freshly initialised encoder's when
   training starts from scratch (fine-tuning); ignored when resuming, since the
@@ -360,7 +363,6 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     pipeline.CorruptRecordError: a corrupt record with
       `config.data.on_corrupt_record='fail'`.
   """
-  config_validation.validate_config(config, mode="train")
   setup = Setup(config)
   mesh, objective = setup.mesh, setup.objective
   skip_nonfinite = _train_setting(config, "skip_nonfinite")

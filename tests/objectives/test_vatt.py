@@ -74,7 +74,10 @@ def test_model_outputs_and_loss(tiny_vatt_config):
   config = tiny_vatt_config
   objective = build_objective(config)
   assert objective.rng_names == ("dropout", "droptoken")
-  assert objective.extra_evaluation is not None
+  # The evaluation layer, not the objective, adds VATT's whole-model evaluation.
+  from jvrl.evaluation import multimodal, objective_evaluations  # pylint: disable=g-import-not-at-top
+  assert (objective_evaluations.whole_model_evaluation(config)
+          is multimodal.evaluate_whole_model)
   batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 4)
                .as_numpy_iterator())
   batch = {k: v for k, v in batch.items() if k not in pipeline.HOST_FIELDS}
