@@ -25,6 +25,7 @@ from jvrl.models.vatt import vatt
 MODEL_BUILDERS: Mapping[str, Callable[..., nn.Module]] = types.MappingProxyType({
     "r3d_18": resnet3d.r3d_18,
     "r2plus1d_18": resnet3d.r2plus1d_18,
+    "r2plus1d_34": resnet3d.r2plus1d_34,
     "r3d_50": resnet3d.r3d_50,
     "c3d": c3d.c3d, "r3d_prp": resnet3d.r3d_prp, "r2plus1d_prp": resnet3d.r2plus1d_prp,
     "vatt_video": vatt.vatt_video, "vatt_mat": vatt.vatt_mat,

@@ -87,22 +87,32 @@ def scale_width(channels: int, width_multiplier: float) -> int:
   return max(1, int(channels * width_multiplier + 0.5))
 
 
-def backbone_builder(build: Callable[[BackboneOptions], nn.Module]) -> Callable[..., nn.Module]:
+def backbone_builder(build: Callable[[BackboneOptions], nn.Module] | None = None,
+                     **defaults: Any) -> Any:
   """Turns `build(options) -> module` into `builder(**options) -> module`.
 
   The builder takes `BackboneOptions`' fields as keywords, refuses any other
   name with the accepted list, and records the names in `builder.options`
-  (what `jvrl.models.model_options` reports).
+  (what `jvrl.models.model_options` reports). Used bare (`@backbone_builder`)
+  or with backbone-specific defaults that the caller's options override
+  (`@backbone_builder(bn_epsilon=1e-3)`).
   """
   accepted = BackboneOptions.names()
+  unknown_defaults = sorted(set(defaults) - set(accepted))
+  if unknown_defaults:
+    raise ValueError(f"Unknown default option(s) {unknown_defaults}; known: {list(accepted)}.")
 
-  @functools.wraps(build)
-  def builder(**options: Any) -> nn.Module:
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-      raise ValueError(f"Unknown option(s) {unknown} for backbone {build.__name__!r}; it "
-                       f"accepts {list(accepted)}.")
-    return build(BackboneOptions(**options))
+  def decorate(build_fn: Callable[[BackboneOptions], nn.Module]) -> Callable[..., nn.Module]:
+    @functools.wraps(build_fn)
+    def builder(**options: Any) -> nn.Module:
+      unknown = sorted(set(options) - set(accepted))
+      if unknown:
+        raise ValueError(f"Unknown option(s) {unknown} for backbone {build_fn.__name__!r}; "
+                         f"it accepts {list(accepted)}.")
+      return build_fn(BackboneOptions(**{**defaults, **options}))
 
-  builder.options = accepted
-  return builder
+    builder.options = accepted
+    builder.defaults = dict(defaults)
+    return builder
+
+  return decorate if build is None else decorate(build)

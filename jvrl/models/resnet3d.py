@@ -1,4 +1,4 @@
-"""3-D ResNets for video: R3D-18, R(2+1)D-18 (torchvision layouts) and R3D-50 (CVRL).
+"""3-D ResNets for video: R3D-18, R(2+1)D-18 / -34 (torchvision layouts) and R3D-50 (CVRL).
 
 One generic `ResNet3D` builds every variant from a few architecture fields:
 the stem, a list of stages (blocks per stage, width, stride, temporal kernel),
@@ -361,6 +361,22 @@ def r2plus1d_18(options: BackboneOptions) -> ResNet3D:
   Same output shapes as `r3d_18`; 31,505,325 params with num_classes=400.
   """
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="2plus1d",
+                  stem_mid_features=45, options=options)
+
+
+@backbone_builder(bn_epsilon=1e-3)
+def r2plus1d_34(options: BackboneOptions) -> ResNet3D:
+  """R(2+1)D-34, TSP's main backbone (REFERENCE §6): torchvision's VideoResNet layout
+  with (2+1)-D basic blocks, layers [3, 4, 6, 3], BN eps 1e-3.
+
+  As `r2plus1d_18` (R(2+1)D stem with 45 mid channels, one mid width per block)
+  but deeper: [B, 16, 112, 112, 3] -> [B, 2, 7, 7, 512 * width_multiplier].
+  The Kinetics / IG65M weights TSP starts from (VMZ, ported by ig65m-pytorch)
+  were trained with BN eps 1e-3, the default here. (That port also sets
+  PyTorch's BN momentum to 0.9, i.e. flax `bn_momentum=0.1`; jvrl keeps its
+  usual 0.9 unless the config says otherwise.)
+  """
+  return ResNet3D(stage_sizes=(3, 4, 6, 3), block_cls=BasicBlock3D, conv_type="2plus1d",
                   stem_mid_features=45, options=options)
 
 

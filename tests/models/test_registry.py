@@ -10,7 +10,7 @@ from jvrl.models.backbone_options import BackboneOptions
 
 
 def test_model_names():
-  assert models.MODEL_NAMES[:3] == ("r3d_18", "r2plus1d_18", "r3d_50")
+  assert models.MODEL_NAMES[:4] == ("r3d_18", "r2plus1d_18", "r2plus1d_34", "r3d_50")
   assert {"c3d", "r3d_prp", "r2plus1d_prp"} <= set(models.MODEL_NAMES)  # PRP's backbones
   assert tuple(models.MODEL_BUILDERS) == models.MODEL_NAMES
   with pytest.raises(TypeError):
@@ -66,7 +66,10 @@ def test_every_backbone_keeps_the_contract(name):
   options = model.options
   assert (options.width_multiplier, options.num_classes, options.dtype) == (1.0, None,
                                                                             jnp.float32)
-  assert (options.bn_momentum, options.bn_epsilon) == (0.9, 1e-5)
+  # BN defaults: jvrl's, unless the backbone's published weights need others.
+  expected_bn = {"bn_momentum": 0.9, "bn_epsilon": 1e-5, **models.MODEL_BUILDERS[name].defaults}
+  assert (options.bn_momentum, options.bn_epsilon) == (expected_bn["bn_momentum"],
+                                                       expected_bn["bn_epsilon"])
   video = jax.ShapeDtypeStruct((2, 8, 32, 32, 3), jnp.float32)
   logits_model = models.build_model(name, width_multiplier=0.125, num_classes=5)
   variables = jax.eval_shape(

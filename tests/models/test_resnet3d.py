@@ -426,3 +426,38 @@ def test_prp_options_are_checked():
   with pytest.raises(ValueError, match="BasicBlock3D only"):
     resnet3d.ResNet3D(stage_sizes=(1, 1, 1, 1), block_cls=resnet3d.Bottleneck3D,
                       shortcut_conv_type="2plus1d")
+
+
+def _torchvision_r2plus1d_parameter_count(layers, num_classes):
+  """Parameters of torchvision's VideoResNet(BasicBlock, [Conv2Plus1D] * 4, layers,
+  R2Plus1dStem), counted from its layout: stem (1,7,7) 3->45, BN, (3,1,1) 45->64, BN;
+  each basic block: mid = in*out*27 // (in*9 + 3*out) for BOTH (2+1)-D convs
+  (spatial (1,3,3) -> BN(mid) -> temporal (3,1,1)) each followed by BN(out); a
+  1x1x1 projection + BN where the stride or width changes; fc 512 -> classes."""
+  bn = lambda c: 2 * c
+  count = 3 * 45 * 49 + bn(45) + 45 * 64 * 3 + bn(64)
+  inplanes = 64
+  for stage, (blocks, planes) in enumerate(zip(layers, (64, 128, 256, 512))):
+    for block in range(blocks):
+      mid = inplanes * planes * 27 // (inplanes * 9 + 3 * planes)
+      count += inplanes * mid * 9 + bn(mid) + mid * planes * 3 + bn(planes)  # conv1
+      count += planes * mid * 9 + bn(mid) + mid * planes * 3 + bn(planes)    # conv2
+      if block == 0 and (stage > 0 or inplanes != planes):
+        count += inplanes * planes + bn(planes)
+      inplanes = planes
+  return count + 512 * num_classes + num_classes
+
+
+def test_r2plus1d_34_parameter_count_follows_its_layout():
+  # The counting rule reproduces torchvision's published r2plus1d_18 figure ...
+  assert _torchvision_r2plus1d_parameter_count((2, 2, 2, 2), 400) == 31_505_325
+  # ... and R(2+1)D-34 has exactly the parameters of that layout with [3, 4, 6, 3].
+  expected = _torchvision_r2plus1d_parameter_count((3, 4, 6, 3), 400)
+  assert _count(_abstract_variables(resnet3d.r2plus1d_34, num_classes=400)["params"]) == expected
+  model = resnet3d.r2plus1d_34(width_multiplier=0.125)
+  assert model.options.bn_epsilon == 1e-3  # TSP's backbone default ...
+  assert resnet3d.r2plus1d_34(bn_epsilon=1e-5).options.bn_epsilon == 1e-5  # ... overridable
+  features = jax.eval_shape(
+      lambda: model.init_with_output(jax.random.key(0), jnp.zeros((1, 16, 112, 112, 3)),
+                                     train=False)[0])
+  assert features.shape == (1, 2, 7, 7, 64)
