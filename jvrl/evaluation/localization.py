@@ -113,14 +113,16 @@ def clip_labels(
   clip_starts = np.asarray(clip_starts, np.float64).reshape(-1, 1)
   clip_ends = np.asarray(clip_ends, np.float64).reshape(-1, 1)
   segments = np.asarray(segments, np.float64).reshape(-1, 2)
+  labels = np.full(clip_starts.shape[0], BACKGROUND, np.int32)
+  if not segments.shape[0]:
+    return labels
   centres = (clip_starts + clip_ends) / 2
   inside = (segments[None, :, 0] <= centres) & (centres <= segments[None, :, 1])  # [N, S]
-  overlap = np.minimum(clip_ends, segments[None, :, 1]) - np.maximum(clip_starts, segments[None, :, 0])
-  best = np.argmax(np.where(inside, overlap, -np.inf), axis=1) if segments.size else None
-  labels = np.full(clip_starts.shape[0], BACKGROUND, np.int32)
-  if best is not None:
-    covered = inside.any(axis=1)
-    labels[covered] = np.asarray(segment_labels).reshape(-1)[best[covered]]
+  overlap = (np.minimum(clip_ends, segments[None, :, 1])
+             - np.maximum(clip_starts, segments[None, :, 0]))
+  best = np.argmax(np.where(inside, overlap, -np.inf), axis=1)  # first of equal overlaps
+  covered = inside.any(axis=1)
+  labels[covered] = np.asarray(segment_labels).reshape(-1)[best[covered]]
   return labels
 
 
@@ -138,14 +140,18 @@ def _check_videos(videos: Sequence[LocalizationVideo], num_classes: int, name: s
     where = f"{name} video {video.video_id!r}"
     if num_clips and (features.ndim != 2 or not np.all(np.isfinite(features))):
       raise ValueError(f"{where}: features must be finite [N, D], got shape {features.shape}.")
-    if starts.shape != (num_clips,) or ends.shape != (num_clips,) or np.any(ends < starts) \
+    if starts.shape != (num_clips,) or ends.shape != (num_clips,) \
+        or not np.all(np.isfinite(starts) & np.isfinite(ends)) or np.any(ends < starts) \
         or np.any(np.diff(starts) < 0):
-      raise ValueError(f"{where}: clip_starts / clip_ends must be [{num_clips}], "
+      raise ValueError(f"{where}: clip_starts / clip_ends must be finite [{num_clips}], "
                        "non-decreasing starts, ends >= starts.")
-    if segments.reshape(-1, 2).shape[0] != labels.size or np.any(labels < 0) \
-        or np.any(labels >= num_classes) \
+    segments = segments.reshape(-1, 2)
+    if not np.all(np.isfinite(segments)) or np.any(segments[:, 1] < segments[:, 0]):
+      raise ValueError(f"{where}: segments must be finite [S, 2] with end >= start.")
+    if segments.shape[0] != labels.size or np.any(labels < 0) or np.any(labels >= num_classes) \
         or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
-      raise ValueError(f"{where}: segments [S, 2] need segment_labels [S] in [0, {num_classes}).")
+      raise ValueError(f"{where}: segment_labels must be {segments.shape[0]} integers in "
+                       f"[0, {num_classes}).")
     if num_clips:
       dims.add(features.shape[1])
   if len(dims) > 1:
@@ -160,11 +166,6 @@ def _clips(
   features = [np.asarray(v.features, np.float32).reshape(-1, dim) for v in videos]
   labels = [clip_labels(v.clip_starts, v.clip_ends, v.segments, v.segment_labels) for v in videos]
   return features, labels
-
-
-def _concatenate(arrays: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
-  """np.concatenate that accepts an empty list (giving `empty`)."""
-  return np.concatenate(arrays + [empty])
 
 
 def _preprocess(features: np.ndarray, probe: linear_probe.LinearProbe) -> np.ndarray:
@@ -198,7 +199,7 @@ def localize_and_evaluate(
     nms_tiou_threshold: float = 0.5,
     max_segments_per_video: int = 100,
 ) -> LocalizationResult:
-  """`evaluate_localization`'s metrics and every test video's outputs (same arguments)."""
+  """`evaluate_localization` that also returns every test video's outputs (same arguments)."""
   num_classes = retrieval.check_positive_int(num_classes, "num_classes")
   dim = _check_videos(train_videos, num_classes, "train_videos")
   test_dim = _check_videos(test_videos, num_classes, "test_videos")
@@ -208,10 +209,11 @@ def localize_and_evaluate(
     raise ValueError(f"test features have {test_dim} dimensions, train features {dim}.")
   train_features, train_labels = _clips(train_videos, dim)
   test_features, test_labels = _clips(test_videos, dim)
-  train_x = _concatenate(train_features, np.zeros((0, dim), np.float32))
-  test_x = _concatenate(test_features, np.zeros((0, dim), np.float32))
-  train_y = _concatenate(train_labels, np.zeros(0, np.int32))
-  test_y = _concatenate(test_labels, np.zeros(0, np.int32))
+  no_clips = [np.zeros((0, dim), np.float32)], [np.zeros(0, np.int32)]  # for empty splits
+  train_x, train_y = (np.concatenate(train_features + no_clips[0]),
+                      np.concatenate(train_labels + no_clips[1]))
+  test_x, test_y = (np.concatenate(test_features + no_clips[0]),
+                    np.concatenate(test_labels + no_clips[1]))
   probe_kwargs = dict(steps=probe_steps, seed=seed)
 
   fgbg_probe = linear_probe.train_linear_probe(
@@ -268,7 +270,17 @@ def evaluate_localization(
     train_videos: Sequence[LocalizationVideo],
     test_videos: Sequence[LocalizationVideo],
     num_classes: int,
-    **kwargs,
+    *,
+    seed: int = 0,
+    probe_steps: int = 500,
+    head_steps: int = 300,
+    head_learning_rate: float = 3e-3,
+    head_batch_size: int = 32,
+    head_width: int = 128,
+    head_layers: int = 3,
+    actionness_thresholds: Sequence[float] = actionness_decoding.DEFAULT_ACTIONNESS_THRESHOLDS,
+    nms_tiou_threshold: float = 0.5,
+    max_segments_per_video: int = 100,
 ) -> dict[str, float]:
   """Localization metrics of frozen clip features (module docstring).
 
@@ -277,16 +289,25 @@ def evaluate_localization(
       one with clips).
     test_videos: videos they are scored on (may include videos without clips).
     num_classes: C >= 1 action classes.
-    **kwargs: `seed` (probes and head; equal seeds give equal metrics),
-      `probe_steps` (Adam steps of each linear probe, 500), `head_steps`
-      (300), `head_learning_rate` (3e-3), `head_batch_size` (videos per
-      step, 32), `head_width` (128), `head_layers` (3 conv layers),
-      `actionness_thresholds` (0.3 ... 0.8), `nms_tiou_threshold` (0.5),
-      `max_segments_per_video` (100).
+    seed: seeds the probes and the head; equal seeds give equal metrics.
+    probe_steps: Adam steps of each linear probe.
+    head_steps: Adam steps of the localization head.
+    head_learning_rate: its peak learning rate (cosine decay).
+    head_batch_size: videos per head training step.
+    head_width: channels of the head's conv layers.
+    head_layers: number of conv layers (kernel 3).
+    actionness_thresholds: thresholds whose runs become candidate segments.
+    nms_tiou_threshold: per-class NMS suppresses tIoU above this.
+    max_segments_per_video: segments kept per test video.
 
   Returns:
     {"fgbg_auc", "fgbg_balanced_accuracy", "fg_action_top1",
     "localization_map@0.3", ..., "localization_map@0.7",
     "localization_average_map"}: floats in [0, 1], or NaN when undefined.
   """
-  return localize_and_evaluate(train_videos, test_videos, num_classes, **kwargs).metrics
+  return localize_and_evaluate(
+      train_videos, test_videos, num_classes, seed=seed, probe_steps=probe_steps,
+      head_steps=head_steps, head_learning_rate=head_learning_rate,
+      head_batch_size=head_batch_size, head_width=head_width, head_layers=head_layers,
+      actionness_thresholds=actionness_thresholds, nms_tiou_threshold=nms_tiou_threshold,
+      max_segments_per_video=max_segments_per_video).metrics

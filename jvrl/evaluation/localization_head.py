@@ -80,7 +80,7 @@ class LocalizationHead:
 
 
 def pad_sequences(sequences: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
-  """Stacks [N_i, ...] arrays into [V, length, ...] zero-padded arrays and a bool [V, length] mask."""
+  """Stacks V >= 1 arrays [N_i, ...] into zero-padded [V, length, ...] and a [V, length] mask."""
   if any(sequence.shape[0] > length for sequence in sequences):
     raise ValueError(f"a sequence is longer than length={length}.")
   trailing = sequences[0].shape[1:]

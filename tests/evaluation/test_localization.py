@@ -1,5 +1,7 @@
 """Tests for jvrl.evaluation.localization: clip labels and the whole evaluation on synthetic
 features (separable, pure noise), determinism, videos without clips, per-video outputs."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,12 @@ def test_undefined_metrics_are_nan_and_bad_input_raises():
     localization.evaluate_localization(train, train[:1] * 2, NUM_CLASSES, **FAST)
   with pytest.raises(ValueError, match="segment_labels"):
     localization.evaluate_localization(train, train, 1, **FAST)
+  backwards = dataclasses.replace(train[0], segments=np.array([[5.0, 2.0]]))
+  with pytest.raises(ValueError, match="end >= start"):
+    localization.evaluate_localization(train, [backwards], NUM_CLASSES, **FAST)
+  unsorted = dataclasses.replace(train[0], clip_starts=train[0].clip_starts[::-1].copy())
+  with pytest.raises(ValueError, match="non-decreasing"):
+    localization.evaluate_localization([unsorted], train, NUM_CLASSES, **FAST)
+  narrow = dataclasses.replace(train[0], features=train[0].features[:, :4])
+  with pytest.raises(ValueError, match="dimensions"):
+    localization.evaluate_localization(train, [narrow], NUM_CLASSES, **FAST)
