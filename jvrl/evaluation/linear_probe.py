@@ -298,6 +298,31 @@ def linear_probe_predict(probe: LinearProbe, features: np.ndarray) -> np.ndarray
                                           chunk_size=_PREDICT_CHUNK))
 
 
+@functools.partial(jax.jit, static_argnames=("chunk_size",))
+def _probabilities_preprocessed(
+    params: dict[str, jax.Array], features: jax.Array, *, chunk_size: int,
+) -> jax.Array:
+  """Softmax probabilities (float32 [N, C]) of [N, D] preprocessed features, chunked."""
+  return jax.lax.map(lambda row: jax.nn.softmax(_logits(params, row[None])[0]),
+                     features, batch_size=chunk_size)
+
+
+def linear_probe_probabilities(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
+  """Class probabilities float32 [N, C] (softmax of the logits) of float [N, D] features.
+
+  Features get the probe's own preprocessing, as in `linear_probe_predict`.
+  """
+  features = retrieval.check_features(features, "features")
+  if features.shape[1] != probe.weights.shape[0]:
+    raise ValueError(
+        f"features have {features.shape[1]} dimensions but the probe expects "
+        f"{probe.weights.shape[0]}.")
+  features = _preprocess(features, probe.normalize, probe.feature_mean, probe.feature_std)
+  params = {"weights": jnp.asarray(probe.weights), "bias": jnp.asarray(probe.bias)}
+  return np.asarray(_probabilities_preprocessed(params, jnp.asarray(features),
+                                                chunk_size=_PREDICT_CHUNK))
+
+
 def linear_probe_top1(
     train_x: np.ndarray,
     train_y: np.ndarray,

@@ -93,6 +93,23 @@ def test_predict_applies_the_probes_preprocessing():
                                 predictions)
 
 
+def test_probabilities_are_the_softmax_of_the_logits():
+  train_x, train_y, test_x, _ = _toy_problem(2, noise=1.0)
+  probe = linear_probe.train_linear_probe(
+      train_x, train_y, NUM_CLASSES, steps=STEPS, weight_decay=0.0)
+  test_normalised = test_x / np.linalg.norm(test_x, axis=1, keepdims=True)
+  logits = ((test_normalised - probe.feature_mean) / probe.feature_std) @ probe.weights + probe.bias
+  expected = np.exp(logits - logits.max(1, keepdims=True))
+  expected /= expected.sum(1, keepdims=True)
+  probabilities = linear_probe.linear_probe_probabilities(probe, test_x)
+  assert probabilities.shape == (30, NUM_CLASSES) and probabilities.dtype == np.float32
+  np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+  np.testing.assert_array_equal(np.argmax(probabilities, 1),
+                                linear_probe.linear_probe_predict(probe, test_x))
+  with pytest.raises(ValueError, match="dimensions"):
+    linear_probe.linear_probe_probabilities(probe, test_x[:, :4])
+
+
 def test_constant_train_dimension_gets_unit_std_and_zero_weight():
   train_x, train_y, test_x, _ = _toy_problem(3)
   train_x[:, -1] = 0.0  # a dead unit on the train split
