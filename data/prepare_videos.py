@@ -12,12 +12,44 @@ r"""Turns a collection of videos into jvrl training records (jvrl/data/prepare/)
   python data/prepare_videos.py --input=/data/k400/train.csv --format=kinetics \
       --video_root=/data/k400/train --output_dir=/data/k400_records
 
+Untrimmed videos with temporal annotations (for TSP): each video is kept
+WHOLE and its annotated segments (start, end in microseconds, class index and
+name) go into its record's context next to video/fps:
+
+  # ActivityNet v1.3: training -> split 'train', validation -> 'validation'
+  # (evaluate on it), testing -> 'test' (annotations withheld: skipped).
+  python data/prepare_videos.py --format=activitynet \
+      --annotations=/data/anet/activity_net.v1-3.min.json \
+      --video_root=/data/anet/videos --output_dir=/data/anet_records
+  # THUMOS14: <Class>_val.txt -> 'validation' (TSP trains on it), <Class>_test.txt
+  # -> 'test'; Ambiguous_*.txt is reported, not a class.
+  python data/prepare_videos.py --format=thumos14 \
+      --annotation_dir=/data/th14/annotation_val,/data/th14/annotation_test \
+      --video_root=/data/th14/videos --output_dir=/data/th14_records
+  # A CSV with one row per SEGMENT: path,label,start,end[,split]. All rows of
+  # a video make ONE record with several segments. (--format=csv reads
+  # start,end differently: it TRIMS a clip out of the video, one record per row.)
+  python data/prepare_videos.py --format=segments_csv --input=/data/segments.csv \
+      --output_dir=/data/my_untrimmed_records
+
+Segments are checked against the decoded video's duration (frames / fps):
+one ending after the video is clipped to it, one starting at or after its end,
+of zero or negative length, of a class outside --labels_file, or repeated is
+dropped; each is listed by video in report.json with its segment, action
+('clipped' or 'dropped') and reason. A video whose every segment was dropped is
+written with zero segments and flagged (all background for TSP); a video the
+annotations name no segment of (ActivityNet 'testing', a THUMOS14 video
+without any of the 20 actions) is skipped and listed (`no_annotation`) unless
+--unannotated=write. classes (labels.txt): ActivityNet's taxonomy leaves,
+THUMOS14's class files, the CSV's labels; sorted.
+
 Writes OUT/{split}-XXXXX-of-YYYYY.tfrecord, OUT/labels.txt, OUT/manifest.json
-and OUT/report.json (every video that failed or was flagged, with the reason),
-then prints a summary and the `python -m jvrl.main` flags that read the
-records. Rerun the same command after an interruption: it continues where it
-stopped. Exit status: 0; 1 with --strict when any video failed; 2 when the
-input cannot be listed or OUT holds another preparation.
+and OUT/report.json (every video that failed, was skipped or was flagged, and
+every clipped or dropped segment, with the reason), then prints a summary and
+the `python -m jvrl.main` flags that read the records. Rerun the same command
+after an interruption: it continues where it stopped. Exit status: 0; 1 with
+--strict when any video failed; 2 when the input cannot be listed or OUT holds
+another preparation.
 """
 import os
 import sys
@@ -38,8 +70,8 @@ from jvrl.data.prepare import video_record
 # pylint: enable=g-import-not-at-top
 
 _INPUT = flags.DEFINE_string(
-    "input", None, "A folder of class sub-folders, a CSV, the UCF101/HMDB51 video folder, or a "
-    "Kinetics annotation CSV.")
+    "input", "", "A folder of class sub-folders, a CSV, the UCF101/HMDB51 video folder, a "
+    "Kinetics annotation CSV, or a segments CSV (not used by activitynet / thumos14).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write (OUT).")
 _FORMAT = flags.DEFINE_enum("format", "auto", inputs.FORMATS, "Input format (auto: folder or CSV).")
 _SPLIT = flags.DEFINE_string("split", "train", "Split of a folder's videos and of CSV rows "
@@ -49,10 +81,20 @@ _SPLIT_FILE = flags.DEFINE_string(
     "list files / globs).")
 _SPLIT_NUMBER = flags.DEFINE_integer("split_number", 1, "Official split (1-3) when "
                                      "--split_file is a folder.")
-_VIDEO_ROOT = flags.DEFINE_string("video_root", "", "CSV/Kinetics: folder of the videos "
-                                  "(default: the CSV's folder).")
+_VIDEO_ROOT = flags.DEFINE_string("video_root", "", "Folder of the videos: CSV/Kinetics/"
+                                  "segments_csv (default: the CSV's folder); required by "
+                                  "activitynet and thumos14.")
+_ANNOTATIONS = flags.DEFINE_string("annotations", "", "activitynet: ActivityNet's JSON, e.g. "
+                                   "activity_net.v1-3.min.json.")
+_ANNOTATION_DIR = flags.DEFINE_string("annotation_dir", "", "thumos14: folder(s), "
+                                      "comma-separated, of <Class>_val.txt / <Class>_test.txt "
+                                      "(and Ambiguous_*.txt).")
+_UNANNOTATED = flags.DEFINE_enum(
+    "unannotated", "skip", ["skip", "write"], "Untrimmed formats: a video the annotations name "
+    "no segment of is skipped (listed in report.json) or written with zero segments.")
 _LABELS_FILE = flags.DEFINE_string("labels_file", "", "Use this labels.txt (e.g. an earlier "
-                                   "run's) for the class indices.")
+                                   "run's) for the class indices (segments of other classes "
+                                   "are dropped and reported).")
 _NUM_SHARDS = flags.DEFINE_integer("num_shards", 0, "Shards per split (0: one per 100 videos).")
 _WORKERS = flags.DEFINE_integer("workers", 0, "Decoding processes (0: every CPU; 1: no "
                                 "subprocess).")
@@ -65,7 +107,7 @@ _JPEG_QUALITY = flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the fr
 _STRICT = flags.DEFINE_bool("strict", False, "Exit with status 1 if any video failed.")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show the progress line on stderr.")
 
-flags.mark_flags_as_required(["input", "output_dir"])
+flags.mark_flags_as_required(["output_dir"])
 
 
 def main(argv: list[str]) -> int:
@@ -78,7 +120,8 @@ def main(argv: list[str]) -> int:
   try:
     listing = inputs.list_videos(
         _INPUT.value, fmt=_FORMAT.value, split=_SPLIT.value, split_file=_SPLIT_FILE.value,
-        split_number=_SPLIT_NUMBER.value, video_root=_VIDEO_ROOT.value)
+        split_number=_SPLIT_NUMBER.value, video_root=_VIDEO_ROOT.value,
+        annotations=_ANNOTATIONS.value, annotation_dir=_ANNOTATION_DIR.value)
     options = video_record.RecordOptions(
         decode=decode_video.DecodeOptions(short_side=_SHORT_SIDE.value, fps=_FPS.value,
                                           audio_rate=_AUDIO_RATE.value),
@@ -87,7 +130,7 @@ def main(argv: list[str]) -> int:
         listing, _OUTPUT_DIR.value, options=options, num_shards=_NUM_SHARDS.value,
         workers=_WORKERS.value or None,
         label_order=labels.read_labels(_LABELS_FILE.value) if _LABELS_FILE.value else None,
-        show_progress=_PROGRESS.value)
+        show_progress=_PROGRESS.value, unannotated=_UNANNOTATED.value)
   except ValueError as e:
     print(f"prepare_videos: {e}", file=sys.stderr)
     return 2

@@ -5,6 +5,11 @@ The pipeline, one module per step:
   inputs.py        lists the videos of a folder, a CSV, the UCF101/HMDB51
                    split files or a Kinetics annotation CSV (`VideoEntry`s,
                    plus the named-but-missing ones).
+  untrimmed.py     lists untrimmed videos with temporal annotations
+                   (ActivityNet JSON, THUMOS14 class files, a segments CSV):
+                   whole videos whose entries carry their segments.
+  segments.py      an untrimmed video's segments against its decoded
+                   duration: stored, clipped or dropped, and why.
   labels.py        one label map across all splits, `labels.txt`.
   decode_video.py  PyAV decoding: frames resized to a short side, optional
                    frame-rate resampling and trimming, mono audio.

@@ -27,7 +27,18 @@ Formats (`list_videos(..., fmt=...)`):
               whole) or the full video `<youtube_id>.<ext>` (trimmed to
               [time_start, time_end)).
   'auto'      a folder -> 'folder'; a CSV with a `youtube_id` column ->
-              'kinetics'; another CSV -> 'csv'.
+              'kinetics'; another CSV -> 'csv'; `annotations` given ->
+              'activitynet', `annotation_dir` given -> 'thumos14'.
+
+Untrimmed videos with temporal annotations (`untrimmed.py`; TSP): every video
+is kept whole and its annotated segments go into its record:
+
+  'activitynet'   ActivityNet v1.3's JSON (`annotations`) against `video_root`.
+  'thumos14'      THUMOS14's per-class files (`annotation_dir`) against
+                  `video_root`.
+  'segments_csv'  a CSV `path,label,start,end[,split]` with one row per
+                  SEGMENT: the rows of one video are ONE record (while the
+                  'csv' format's start,end TRIM a clip, one record per row).
 
 Entries named by a CSV or split file whose video does not exist are returned
 in `VideoListing.missing`, so that the caller can report them.
@@ -39,10 +50,14 @@ import os
 import re
 from typing import Optional
 
+from jvrl.data.prepare import problems as problems_lib
+from jvrl.data.prepare import segments as segments_lib
+
 VIDEO_EXTENSIONS = frozenset((
     ".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".mpg", ".mpeg", ".flv", ".3gp",
     ".ogv", ".wmv", ".ts", ".mts"))
-FORMATS = ("auto", "folder", "csv", "ucf101", "hmdb51", "kinetics")
+UNTRIMMED_FORMATS = ("activitynet", "thumos14", "segments_csv")
+FORMATS = ("auto", "folder", "csv", "ucf101", "hmdb51", "kinetics") + UNTRIMMED_FORMATS
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
 
 
@@ -59,6 +74,12 @@ class VideoEntry:
     caption: a caption, '' when none.
     start, end: the clip to keep, in seconds from the video's first frame
       (None = from the beginning / to the end).
+    segments: the temporal annotations of an untrimmed video (kept whole),
+      in annotation order; () = an untrimmed video the annotations name no
+      segment of; None = not an annotated untrimmed video (no segment
+      lists in its record).
+    annotated_seconds: the video's duration according to its annotation
+      (ActivityNet), compared with the decoded duration; None = not given.
   """
   path: str
   file: str
@@ -67,6 +88,8 @@ class VideoEntry:
   caption: str = ""
   start: Optional[float] = None
   end: Optional[float] = None
+  segments: Optional[tuple[segments_lib.AnnotatedSegment, ...]] = None
+  annotated_seconds: Optional[float] = None
 
   @property
   def key(self) -> tuple:
@@ -83,12 +106,16 @@ class VideoListing:
     missing: videos named by the input that do not exist.
     ignored: files of an input folder that are not videos (relative names).
     label_order: the official class order when the format has one (UCF101's
-      classInd.txt), else None (labels are then sorted).
+      classInd.txt, ActivityNet's taxonomy, THUMOS14's class files), else
+      None (labels are then sorted).
+    notes: problems found in the annotations while listing (THUMOS14's
+      Ambiguous segments), for the report.
   """
   entries: list[VideoEntry]
   missing: list[VideoEntry]
   ignored: list[str] = dataclasses.field(default_factory=list)
   label_order: Optional[list[str]] = None
+  notes: list[problems_lib.Problem] = dataclasses.field(default_factory=list)
 
 
 def check_split_name(split: str) -> str:
@@ -104,24 +131,27 @@ def is_video_file(name: str) -> bool:
   return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
 
 
-def _relative(path: str, root: str) -> str:
+def relative(path: str, root: str) -> str:
+  """`path` relative to `root`, '/'-separated (a video's name in the records)."""
   return os.path.relpath(path, root).replace(os.sep, "/")
 
 
-def _walk_files(root: str) -> list[str]:
+def walk_files(root: str) -> list[str]:
   """Every non-hidden file under `root` (hidden folders skipped), sorted by path."""
   paths = []
   for directory, subdirs, files in os.walk(root):
     subdirs[:] = [d for d in subdirs if not d.startswith(".")]
     paths.extend(os.path.join(directory, name) for name in files if not name.startswith("."))
-  return sorted(paths, key=lambda p: _relative(p, root))
+  return sorted(paths, key=lambda p: relative(p, root))
 
 
-def _entry(path: str, file: str, split: str, **kwargs) -> VideoEntry:
+def make_entry(path: str, file: str, split: str, **kwargs) -> VideoEntry:
+  """A `VideoEntry` whose split name is checked (`check_split_name`)."""
   return VideoEntry(path=path, file=file, split=check_split_name(split), **kwargs)
 
 
-def _split_existing(entries: list[VideoEntry], **kwargs) -> VideoListing:
+def split_existing(entries: list[VideoEntry], **kwargs) -> VideoListing:
+  """A `VideoListing` of `entries`, those whose file does not exist as `missing`."""
   exists = [e for e in entries if os.path.isfile(e.path)]
   missing = [e for e in entries if not os.path.isfile(e.path)]
   return VideoListing(entries=exists, missing=missing, **kwargs)
@@ -132,13 +162,13 @@ def list_folder(root: str, split: str = "train") -> VideoListing:
   if not os.path.isdir(root):
     raise ValueError(f"Input folder {root!r} does not exist.")
   entries, ignored = [], []
-  for path in _walk_files(root):
-    file = _relative(path, root)
+  for path in walk_files(root):
+    file = relative(path, root)
     if not is_video_file(path):
       ignored.append(file)
       continue
     parts = file.split("/")
-    entries.append(_entry(path, file, split, label=parts[0] if len(parts) > 1 else ""))
+    entries.append(make_entry(path, file, split, label=parts[0] if len(parts) > 1 else ""))
   return VideoListing(entries=entries, missing=[], ignored=ignored)
 
 
@@ -151,7 +181,7 @@ def _optional_float(value: Optional[str], what: str, where: str) -> Optional[flo
     raise ValueError(f"{where}: {what} must be a number of seconds, got {value!r}.") from None
 
 
-def _read_csv(csv_path: str) -> tuple[list[str], list[tuple[int, dict]]]:
+def read_csv(csv_path: str) -> tuple[list[str], list[tuple[int, dict]]]:
   """Header (stripped, lower-case) and (line number, row) pairs of a CSV."""
   if not os.path.isfile(csv_path):
     raise ValueError(f"CSV file {csv_path!r} does not exist.")
@@ -169,9 +199,17 @@ def _read_csv(csv_path: str) -> tuple[list[str], list[tuple[int, dict]]]:
   return header, rows
 
 
+def csv_video_path(path: str, root: str) -> tuple[str, str]:
+  """(path to read, name in the records) of a CSV's `path` cell; relative to `root`."""
+  full = os.path.join(root, path)
+  file = relative(full, root) if os.path.isabs(path) else os.path.normpath(path).replace(
+      os.sep, "/")
+  return full, file
+
+
 def list_csv(csv_path: str, split: str = "train", video_root: str = "") -> VideoListing:
   """Videos of a `path,label[,caption][,start,end][,split]` CSV (module docstring)."""
-  header, rows = _read_csv(csv_path)
+  header, rows = read_csv(csv_path)
   if "path" not in header:
     raise ValueError(f"{csv_path}: the header must name a 'path' column (optional: label, "
                      f"caption, start, end, split); got {header}.")
@@ -183,12 +221,10 @@ def list_csv(csv_path: str, split: str = "train", video_root: str = "") -> Video
       raise ValueError(f"{where}: empty path.")
     start = _optional_float(row.get("start"), "start", where)
     end = _optional_float(row.get("end"), "end", where)
-    path = os.path.join(root, row["path"])
-    file = _relative(path, root) if os.path.isabs(row["path"]) else os.path.normpath(
-        row["path"]).replace(os.sep, "/")
-    entries.append(_entry(path, file, row.get("split") or split, label=row.get("label", ""),
+    path, file = csv_video_path(row["path"], root)
+    entries.append(make_entry(path, file, row.get("split") or split, label=row.get("label", ""),
                           caption=row.get("caption", ""), start=start, end=end))
-  return _split_existing(entries)
+  return split_existing(entries)
 
 
 def _expand(split_file: str) -> list[str]:
@@ -230,9 +266,9 @@ def list_ucf101(video_root: str, split_file: str, split_number: int = 1) -> Vide
   for split, list_path in lists:
     for line in _read_lines(list_path):
       file = line.split()[0].replace("\\", "/")
-      entries.append(_entry(os.path.join(video_root, file), file, split,
+      entries.append(make_entry(os.path.join(video_root, file), file, split,
                             label=file.split("/")[0]))
-  return _split_existing(entries, label_order=label_order)
+  return split_existing(entries, label_order=label_order)
 
 
 _HMDB_LIST = re.compile(r"^(?P<label>.+)_test_split(?P<number>\d+)\.txt$")
@@ -258,14 +294,14 @@ def list_hmdb51(video_root: str, split_file: str, split_number: int = 1) -> Vide
       if split is None:
         continue  # Id 0: not part of this split.
       file = f"{label}/{name}"
-      entries.append(_entry(os.path.join(video_root, file), file, split, label=label))
-  return _split_existing(entries)
+      entries.append(make_entry(os.path.join(video_root, file), file, split, label=label))
+  return split_existing(entries)
 
 
-def _stem_index(root: str) -> dict[str, str]:
+def stem_index(root: str) -> dict[str, str]:
   """File stem -> path of every video under `root` (first in sorted order wins)."""
   index = {}
-  for path in _walk_files(root):
+  for path in walk_files(root):
     if is_video_file(path):
       index.setdefault(os.path.splitext(os.path.basename(path))[0], path)
   return index
@@ -273,13 +309,13 @@ def _stem_index(root: str) -> dict[str, str]:
 
 def list_kinetics(csv_path: str, video_root: str = "", split: str = "train") -> VideoListing:
   """Clips of a Kinetics annotation CSV found under `video_root` (module docstring)."""
-  header, rows = _read_csv(csv_path)
+  header, rows = read_csv(csv_path)
   required = {"youtube_id", "time_start", "time_end"}
   if not required.issubset(header):
     raise ValueError(f"{csv_path}: a Kinetics CSV needs columns {sorted(required)} (and "
                      f"optional label, split); got {header}.")
   root = video_root or os.path.dirname(os.path.abspath(csv_path))
-  index = _stem_index(root)
+  index = stem_index(root)
   entries, missing = [], []
   for line, row in rows:
     where = f"{csv_path}:{line}"
@@ -293,13 +329,13 @@ def list_kinetics(csv_path: str, video_root: str = "", split: str = "train") -> 
     row_split = row.get("split") or split
     if clip_stem in index:
       path = index[clip_stem]
-      entries.append(_entry(path, _relative(path, root), row_split, **common))
+      entries.append(make_entry(path, relative(path, root), row_split, **common))
     elif youtube_id in index:
       path = index[youtube_id]
-      entries.append(_entry(path, _relative(path, root), row_split, start=start, end=end,
+      entries.append(make_entry(path, relative(path, root), row_split, start=start, end=end,
                             **common))
     else:
-      missing.append(_entry(os.path.join(root, clip_stem), clip_stem, row_split, start=start,
+      missing.append(make_entry(os.path.join(root, clip_stem), clip_stem, row_split, start=start,
                             end=end, **common))
   return VideoListing(entries=entries, missing=missing)
 
@@ -309,30 +345,49 @@ def detect_format(input_path: str) -> str:
   if os.path.isdir(input_path):
     return "folder"
   if os.path.isfile(input_path):
-    header, _ = _read_csv(input_path)
+    header, _ = read_csv(input_path)
     return "kinetics" if "youtube_id" in header else "csv"
   raise ValueError(f"Input {input_path!r} does not exist.")
 
 
 def list_videos(input_path: str, *, fmt: str = "auto", split: str = "train",
                 split_file: str = "", split_number: int = 1,
-                video_root: str = "") -> VideoListing:
+                video_root: str = "", annotations: str = "",
+                annotation_dir: str = "") -> VideoListing:
   """Lists the videos of `input_path` in format `fmt` (see the module docstring).
 
   Args:
-    input_path: a folder (folder, ucf101, hmdb51) or a CSV (csv, kinetics).
+    input_path: a folder (folder, ucf101, hmdb51) or a CSV (csv, kinetics,
+      segments_csv); not used by activitynet and thumos14.
     fmt: one of `FORMATS`.
     split: split of every video for 'folder', and of CSV rows without a split.
     split_file: the official split lists (ucf101, hmdb51).
     split_number: which official split (1-3) when `split_file` is a folder.
     video_root: where relative CSV paths / Kinetics clips are (default: the
-      CSV's folder).
+      CSV's folder); the folder of the ActivityNet / THUMOS14 videos.
+    annotations: ActivityNet's JSON (activitynet).
+    annotation_dir: THUMOS14's annotation folder(s), comma-separated
+      (thumos14).
 
   Returns:
     The `VideoListing`.
   """
   if fmt not in FORMATS:
     raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}.")
+  for flag, value, owner in (("annotations", annotations, "activitynet"),
+                             ("annotation_dir", annotation_dir, "thumos14")):
+    if value and fmt == "auto":
+      fmt = owner
+    elif value and fmt != owner:
+      raise ValueError(f"--{flag} is read by --format={owner} only, not {fmt!r}.")
+  if fmt in UNTRIMMED_FORMATS:
+    # Imported here: `untrimmed` builds on this module.
+    from jvrl.data.prepare import untrimmed  # pylint: disable=g-import-not-at-top
+    return untrimmed.list_untrimmed(fmt, input_path=input_path, split=split,
+                                    video_root=video_root, annotations=annotations,
+                                    annotation_dir=annotation_dir)
+  if not input_path:
+    raise ValueError(f"format {fmt!r} needs --input (a folder or a CSV).")
   if fmt == "auto":
     fmt = detect_format(input_path)
   if fmt in ("ucf101", "hmdb51"):

@@ -9,10 +9,13 @@
                                         label, label_index, frames, fps,
                                         seconds, height, width, has_audio,
                                         audio_samples, flags (+ start/end,
-                                        caption); per split: glob, shards,
-                                        videos, frames
-  report.json                           every failure and warning with its
-                                        reason, and their counts
+                                        caption; + segments, annotated_segments
+                                        for untrimmed videos); per split: glob,
+                                        shards, videos, frames
+  report.json                           every failure, skipped video and
+                                        warning with its reason (segment
+                                        warnings with their segment and
+                                        action), and their counts
   .parts/                               options.json + one sidecar per
                                         finished shard (what makes reruns
                                         resume; keep it)
@@ -23,7 +26,15 @@ OUT skips finished shards and redoes unfinished ones, so an interrupted run
 continues without losing or duplicating a video; it refuses an OUT that was
 started with other options or another input listing. The manifest and report
 are rebuilt from the sidecars at the end of every run, and
-`listed == written + failed` always holds.
+`listed == written + failed + skipped` always holds.
+
+Untrimmed videos with temporal annotations (`inputs.UNTRIMMED_FORMATS`) are
+written whole with their segments (`video_record`); the classes of labels.txt
+are their segments' classes. With a fixed class order (`label_order`, or the
+format's own, e.g. ActivityNet's taxonomy), a segment of another class is
+dropped and reported, not an error. A video the annotations name no segment
+of is skipped (`no_annotation`) unless `unannotated='write'`. The summary
+counts the segments stored, clipped and dropped, and its command trains TSP.
 """
 import collections
 import dataclasses
@@ -50,6 +61,10 @@ REPORT_FILE = "report.json"
 OPTIONS_FILE = "options.json"
 FORMAT_VERSION = 1
 _EVAL_TEST_SPLITS = ("test", "val", "validation")
+# Untrimmed records (TSP): THUMOS14 trains on its validation videos, tests on 'test'.
+_TSP_TRAIN_SPLITS = ("train", "validation", "val")
+_TSP_EVAL_TEST_SPLITS = ("validation", "val", "test")
+UNANNOTATED_CHOICES = ("skip", "write")
 
 
 @dataclasses.dataclass
@@ -63,6 +78,12 @@ class PrepareSummary:
     failed: videos not in the records (each in report.json with its reason).
     warnings: warnings about written videos and the input (report.json).
     failure_reasons, warning_reasons: category -> count.
+    skipped: videos left out by choice (`no_annotation`; report.json).
+    skipped_reasons: category -> count.
+    segments: for untrimmed videos (else None): 'annotated' (segments of the
+      written videos) = 'stored' (of which 'clipped') + 'dropped';
+      'dropped_reasons' (category -> count, summing to 'dropped');
+      'ambiguous' (THUMOS14's Ambiguous segments: not a class, not stored).
     splits: split -> {'pattern', 'num_shards', 'videos', 'frames'}.
     num_labels: classes in labels.txt.
     shards_total, shards_resumed: shards in the plan; already finished before
@@ -82,18 +103,29 @@ class PrepareSummary:
   shards_resumed: int
   frames_this_run: int
   seconds_this_run: float
+  skipped: int = 0
+  skipped_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
+  segments: Optional[dict[str, Any]] = None
 
   def train_command(self) -> str:
-    """A `python -m jvrl.main` command reading these records ('' without a train split)."""
-    if "train" not in self.splits:
+    """A `python -m jvrl.main` command reading these records ('' without a train split).
+
+    Untrimmed records (`segments` set) get TSP's config, trained on 'train'
+    (THUMOS14: 'validation') and evaluated on 'validation' (THUMOS14: 'test').
+    """
+    config, train, tests = "configs/cvrl_synthetic.py", "train", _EVAL_TEST_SPLITS
+    if self.segments is not None:
+      config, tests = "configs/tsp_synthetic.py", _TSP_EVAL_TEST_SPLITS
+      train = next((s for s in _TSP_TRAIN_SPLITS if s in self.splits), "train")
+    if train not in self.splits:
       return ""
     flags = ["--config.data.source=records",
-             f"--config.data.train_files='{self.splits['train']['pattern']}'",
-             f"--config.data.eval_train_files='{self.splits['train']['pattern']}'"]
-    test = next((s for s in _EVAL_TEST_SPLITS if s in self.splits), None)
+             f"--config.data.train_files='{self.splits[train]['pattern']}'",
+             f"--config.data.eval_train_files='{self.splits[train]['pattern']}'"]
+    test = next((s for s in tests if s in self.splits and s != train), None)
     if test:
       flags.append(f"--config.data.eval_test_files='{self.splits[test]['pattern']}'")
-    return ("python -m jvrl.main --config=configs/cvrl_synthetic.py --workdir=/tmp/run \\\n"
+    return (f"python -m jvrl.main --config={config} --workdir=/tmp/run \\\n"
             + " \\\n".join(f"    {flag}" for flag in flags))
 
   def format(self) -> str:
@@ -112,14 +144,27 @@ class PrepareSummary:
       return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     lines.append(f"  {self.failed} failed (not written)"
                  + (f": {reasons(self.failure_reasons)}" if self.failed else ""))
+    if self.skipped:
+      lines.append(f"  {self.skipped} skipped (not written, by choice): "
+                   f"{reasons(self.skipped_reasons)} (--unannotated=write writes them as all "
+                   "background)")
     lines.append(f"  {self.warnings} warnings (written anyway)"
                  + (f": {reasons(self.warning_reasons)}" if self.warnings else ""))
+    if self.segments is not None:
+      s = self.segments
+      lines.append(f"  Segments of the written videos: {s['annotated']:,} annotated, "
+                   f"{s['stored']:,} stored ({s['clipped']:,} of them clipped to the video), "
+                   f"{s['dropped']:,} dropped"
+                   + (f": {reasons(s['dropped_reasons'])}" if s["dropped"] else "")
+                   + (f"; {s['ambiguous']:,} Ambiguous (not a class) not stored"
+                      if s["ambiguous"] else ""))
     lines.append(f"  Details: {os.path.join(self.output_dir, REPORT_FILE)}; per video: "
                  f"{os.path.join(self.output_dir, MANIFEST_FILE)}; {self.num_labels} classes: "
                  f"{os.path.join(self.output_dir, labels_lib.LABELS_FILE)}")
     command = self.train_command()
     if command:
-      lines += ["Train on them:", command]
+      lines += ["Train TSP on them:" if self.segments is not None else "Train on them:",
+                command]
     return "\n".join(lines)
 
 
@@ -137,7 +182,12 @@ def _deduplicate(entries: Sequence[inputs.VideoEntry]):
 
 
 def _entries_digest(entries: Sequence[inputs.VideoEntry]) -> str:
-  rows = sorted(json.dumps([list(e.key), e.label, e.caption]) for e in entries)
+  def row(e: inputs.VideoEntry) -> list[Any]:
+    out = [list(e.key), e.label, e.caption]
+    if e.segments is not None:  # Untrimmed entries only: older digests stay valid.
+      out += [[list(s) for s in e.segments], e.annotated_seconds]
+    return out
+  rows = sorted(json.dumps(row(e)) for e in entries)
   return hashlib.sha1("\n".join(rows).encode("utf-8")).hexdigest()
 
 
@@ -175,7 +225,9 @@ def _write_shards(output_dir: str, todo: Sequence[shards.ShardSpec], label_of: d
                   progress: progress_lib.Progress,
                   on_shard_complete: Optional[Callable[[shards.ShardSpec], None]]) -> None:
   """Decodes the videos of `todo` in parallel and writes those shards in order."""
-  items = ((entry, label_of.get(entry.label, -1)) for spec in todo for entry in spec.entries)
+  items = ((entry, label_of.get(entry.label, -1),
+            tuple(label_of.get(s.label, -1) for s in entry.segments or ()))
+           for spec in todo for entry in spec.entries)
   # Each worker's decoder gets its share of the CPUs (a pool of one-per-CPU
   # workers each decoding on every CPU only adds context switches).
   threads = max(1, parallel.default_workers() // workers)
@@ -214,6 +266,23 @@ def _split_info(output_dir: str, plan: Sequence[shards.ShardSpec],
   return info
 
 
+def _segment_counts(videos: Sequence[dict[str, Any]],
+                    warnings: Sequence[problems_lib.Problem]) -> dict[str, Any]:
+  """The segments of the written videos: annotated, stored, clipped, dropped (+ why)."""
+  annotated = sum(v.get("annotated_segments", 0) for v in videos)
+  stored = sum(v.get("segments", 0) for v in videos)
+  reasons = collections.Counter(
+      problems_lib.category(p.reason) for p in warnings if p.segment is not None)
+  ambiguous = reasons.pop("ambiguous_segment", 0)
+  clipped = reasons.pop("segment_clipped", 0)
+  dropped = dict(sorted(reasons.items()))
+  if sum(dropped.values()) != annotated - stored:  # Would mean a segment vanished.
+    raise RuntimeError(f"Internal error: {annotated} segments annotated, {stored} stored, but "
+                       f"{sum(dropped.values())} reported dropped.")
+  return {"annotated": annotated, "stored": stored, "clipped": clipped,
+          "dropped": annotated - stored, "dropped_reasons": dropped, "ambiguous": ambiguous}
+
+
 def prepare_videos(
     listing: inputs.VideoListing,
     output_dir: str,
@@ -224,6 +293,7 @@ def prepare_videos(
     label_order: Optional[Sequence[str]] = None,
     show_progress: bool = True,
     on_shard_complete: Optional[Callable[[shards.ShardSpec], None]] = None,
+    unannotated: str = "skip",
 ) -> PrepareSummary:
   """Writes the records, labels.txt, manifest.json and report.json of `listing`.
 
@@ -234,10 +304,15 @@ def prepare_videos(
     num_shards: shards per split; 0 = one per `shards.VIDEOS_PER_SHARD` videos.
     workers: decoding processes; None = every CPU; 1 = in this process.
     label_order: a fixed class order (e.g. an earlier run's labels.txt);
-      default the listing's official order, else sorted names.
+      default the listing's official order, else sorted names. Segments of
+      a class outside it are dropped and reported (a clip label outside it
+      is an error).
     show_progress: draw the progress line on stderr.
     on_shard_complete: called after each shard is published (tests use it to
       interrupt a run).
+    unannotated: what to do with an untrimmed video the annotations name no
+      segment of: 'skip' (reported as `no_annotation`), or 'write' (written
+      with zero segments, flagged `no_segments`).
 
   Returns:
     The `PrepareSummary`.
@@ -246,14 +321,24 @@ def prepare_videos(
     ValueError: nothing to prepare, labels outside `label_order`, or an OUT
       made with other options / input.
   """
+  if unannotated not in UNANNOTATED_CHOICES:
+    raise ValueError(f"unannotated must be one of {UNANNOTATED_CHOICES}, got {unannotated!r}.")
   output_dir = os.path.abspath(output_dir)
   entries, duplicate_warnings = _deduplicate(listing.entries)
   missing, missing_duplicates = _deduplicate(listing.missing)
   if not entries and not missing:
     raise ValueError("The input lists no video.")
+  skips = []
+  if unannotated == "skip":
+    skips = [problems_lib.Problem(e.file, e.split, "no_annotation: the annotations name no "
+                                  "segment of this video; not written")
+             for e in entries + missing if e.segments == ()]
+    entries = [e for e in entries if e.segments != ()]
+    missing = [e for e in missing if e.segments != ()]
+  order = label_order if label_order is not None else listing.label_order
+  segment_labels = [s.label for e in entries + missing for s in e.segments or ()]
   labels = labels_lib.build_label_map(
-      [e.label for e in entries + missing],
-      label_order if label_order is not None else listing.label_order)
+      [e.label for e in entries + missing] + (segment_labels if order is None else []), order)
   label_of = labels_lib.label_index(labels)
   per_split = collections.Counter(e.split for e in entries)
   shard_counts = {split: num_shards or shards.default_num_shards(count)
@@ -286,16 +371,22 @@ def prepare_videos(
                for e in missing]
   problems += duplicate_warnings + missing_duplicates
   problems += [problems_lib.Problem(f, "", "not_a_video") for f in listing.ignored]
-  problems.sort(key=lambda p: (p.split, p.file, p.start or 0.0, p.end or 0.0, p.reason))
+  problems += skips + listing.notes
+  problems.sort(key=lambda p: (p.split, p.file, p.start or 0.0, p.end or 0.0,
+                               p.segment is not None, p.segment or (), p.reason))
   failures = [p for p in problems if p.is_failure]
-  warnings = [p for p in problems if not p.is_failure]
-  listed = len(entries) + len(missing)
-  if len(videos) + len(failures) != listed:  # Would mean a video vanished: never expected.
+  skipped = [p for p in problems if p.is_skip]
+  warnings = [p for p in problems if not p.is_failure and not p.is_skip]
+  listed = len(entries) + len(missing) + len(skips)
+  if len(videos) + len(failures) + len(skipped) != listed:  # A video vanished: never expected.
     raise RuntimeError(f"Internal error: {listed} videos listed but {len(videos)} written + "
-                       f"{len(failures)} failed.")
+                       f"{len(failures)} failed + {len(skipped)} skipped.")
 
   failure_reasons = collections.Counter(problems_lib.category(p.reason) for p in failures)
+  skipped_reasons = collections.Counter(problems_lib.category(p.reason) for p in skipped)
   warning_reasons = collections.Counter(problems_lib.category(p.reason) for p in warnings)
+  segment_counts = _segment_counts(videos, warnings) if any(
+      e.segments is not None for e in listing.entries + listing.missing) else None
   split_info = _split_info(output_dir, plan, videos)
   labels_lib.write_labels(os.path.join(output_dir, labels_lib.LABELS_FILE), labels)
   shards.write_json(os.path.join(output_dir, MANIFEST_FILE), {
@@ -307,9 +398,13 @@ def prepare_videos(
   })
   shards.write_json(os.path.join(output_dir, REPORT_FILE), {
       "counts": {"listed": listed, "written": len(videos), "failed": len(failures),
-                 "warnings": len(warnings), "failure_reasons": dict(failure_reasons),
-                 "warning_reasons": dict(warning_reasons)},
+                 "skipped": len(skipped), "warnings": len(warnings),
+                 "failure_reasons": dict(failure_reasons),
+                 "skipped_reasons": dict(skipped_reasons),
+                 "warning_reasons": dict(warning_reasons),
+                 **({"segments": segment_counts} if segment_counts is not None else {})},
       "failed": [p.to_dict() for p in failures],
+      "skipped": [p.to_dict() for p in skipped],
       "warnings": [p.to_dict() for p in warnings],
   })
   return PrepareSummary(
@@ -317,4 +412,5 @@ def prepare_videos(
       warnings=len(warnings), failure_reasons=dict(failure_reasons),
       warning_reasons=dict(warning_reasons), splits=split_info, num_labels=len(labels),
       shards_total=len(plan), shards_resumed=len(plan) - len(todo),
-      frames_this_run=progress.frames, seconds_this_run=progress.elapsed)
+      frames_this_run=progress.frames, seconds_this_run=progress.elapsed,
+      skipped=len(skipped), skipped_reasons=dict(skipped_reasons), segments=segment_counts)

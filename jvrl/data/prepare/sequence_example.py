@@ -32,6 +32,10 @@ START_TIMESTAMP_KEY = "clip/start/timestamp"
 END_TIMESTAMP_KEY = "clip/end/timestamp"
 FPS_KEY = "video/fps"
 SAMPLE_RATE_KEY = "WAVEFORM/sample_rate"
+SEGMENT_START_KEY = "segment/start/timestamp"
+SEGMENT_END_KEY = "segment/end/timestamp"
+SEGMENT_LABEL_INDEX_KEY = "segment/label/index"
+SEGMENT_LABEL_TEXT_KEY = "segment/label/text"
 
 _LENGTH_DELIMITED = 2
 
@@ -72,7 +76,13 @@ def float_feature(values: np.ndarray) -> bytes:
 
 def int64_feature(value: int) -> bytes:
   """A serialized Feature holding an Int64List of one value."""
-  return _field(3, _field(1, _varint(int(value))))
+  return int64_list_feature([value])
+
+
+def int64_list_feature(values: Sequence[int]) -> bytes:
+  """A serialized Feature holding a (packed) Int64List."""
+  packed = b"".join(_varint(int(v)) for v in values)
+  return _field(3, _field(1, packed) if packed else b"")
 
 
 def _map(entries: dict[str, bytes]) -> bytes:
@@ -94,8 +104,13 @@ def serialize_video_record(
     sample_rate: Optional[int] = None,
     start_us: Optional[int] = None,
     end_us: Optional[int] = None,
+    segments: Sequence[Sequence] = (),
 ) -> bytes:
-  """The serialized SequenceExample of one video; arguments as `records.make_sequence_example`."""
+  """The serialized SequenceExample of one video; arguments as `records.make_sequence_example`.
+
+  `segments` are `records.Segment`s or any (start_us, end_us, label,
+  label_text) tuples (this module does not import `records`: TensorFlow).
+  """
   context = {}
   if label >= 0:
     context[LABEL_INDEX_KEY] = int64_feature(label)
@@ -113,6 +128,13 @@ def serialize_video_record(
     context[FPS_KEY] = _field(2, _field(1, struct.pack("<f", fps)))
   if sample_rate is not None:
     context[SAMPLE_RATE_KEY] = int64_feature(sample_rate)
+  if segments:
+    starts, ends, indices, texts = zip(*((s[0], s[1], s[2], s[3] if len(s) > 3 else "")
+                                         for s in segments))
+    context[SEGMENT_START_KEY] = int64_list_feature(starts)
+    context[SEGMENT_END_KEY] = int64_list_feature(ends)
+    context[SEGMENT_LABEL_INDEX_KEY] = int64_list_feature(indices)
+    context[SEGMENT_LABEL_TEXT_KEY] = bytes_feature([_to_bytes(t) for t in texts])
 
   feature_lists = {FRAMES_KEY: b"".join(_field(1, bytes_feature([j])) for j in jpeg_frames)}
   if waveform is not None:

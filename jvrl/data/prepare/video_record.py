@@ -7,6 +7,15 @@ density header differs, at half the cost), serialize the record (`sequence_examp
 `records.make_sequence_example`). Nothing here imports TensorFlow, so worker
 processes start in well under a second. It never raises for a bad video: the
 failure comes back as a `Problem` instead.
+
+An untrimmed video with temporal annotations (`VideoEntry.segments` not None)
+is decoded whole; its segments are checked against the DECODED duration
+(frames / fps; `segments.check_segments`) and stored in microseconds with
+their class index and name. Every clipped or dropped segment is a warning of
+its own (with the segment), a video left with no segment is written and
+flagged `no_segments` (TSP reads it as all background), and an annotated
+duration more than `DURATION_TOLERANCE_SECONDS` away from the decoded one is
+flagged `duration_mismatch`.
 """
 import dataclasses
 import io
@@ -18,7 +27,10 @@ from PIL import Image
 from jvrl.data.prepare import decode_video
 from jvrl.data.prepare import inputs
 from jvrl.data.prepare import problems as problems_lib
+from jvrl.data.prepare import segments as segments_lib
 from jvrl.data.prepare import sequence_example
+
+DURATION_TOLERANCE_SECONDS = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,13 +105,38 @@ def _warnings(entry: inputs.VideoEntry, video: decode_video.DecodedVideo,
   return [_problem(entry, r) for r in reasons]
 
 
-def make_video_record(entry: inputs.VideoEntry, label_index: int, options: RecordOptions,
+def _segment_problems(entry: inputs.VideoEntry, video: decode_video.DecodedVideo,
+                      stored: list[segments_lib.StoredSegment],
+                      issues: list[segments_lib.SegmentIssue]) -> list[problems_lib.Problem]:
+  """The warnings about an untrimmed video's annotation (module docstring)."""
+  out = [problems_lib.Problem(entry.file, entry.split, issue.reason,
+                              segment=tuple(issue.segment)) for issue in issues]
+  if entry.annotated_seconds is not None and abs(
+      entry.annotated_seconds - video.seconds) > DURATION_TOLERANCE_SECONDS:
+    out.append(_problem(entry, (
+        f"duration_mismatch: the annotation says {entry.annotated_seconds:.2f} s, the video "
+        f"decodes to {video.seconds:.2f} s ({video.num_frames} frames at {video.fps:g} fps); "
+        "segments are checked against the decoded duration")))
+  if not stored:
+    out.append(_problem(entry, (
+        "no_segments: the annotations name no segment of it; written all background"
+        if not entry.segments else
+        f"no_segments: all {len(entry.segments)} of its segments were dropped; written all "
+        "background")))
+  return out
+
+
+def make_video_record(entry: inputs.VideoEntry, label_index: int,
+                      segment_labels: tuple[int, ...] = (), *,
+                      options: RecordOptions = RecordOptions(),
                       decoder_threads: int = 0) -> VideoResult:
   """Decodes and encodes one video; bad videos come back as problems, never raise.
 
   Args:
     entry: the video.
     label_index: its class index, -1 when unlabelled.
+    segment_labels: the class index of each of `entry.segments`, -1 for a
+      class outside the label list.
     options: how to decode and encode.
     decoder_threads: FFmpeg decoder threads (0 = its choice); does not change
       the output.
@@ -120,6 +157,11 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int, options: Recor
     return failed(entry, f"undecodable: {type(e).__name__}: {e}")
 
   start_us = int(round(video.start * 1e6))
+  stored, segment_warnings = [], []
+  if entry.segments is not None:
+    stored, issues = segments_lib.check_segments(entry.segments, segment_labels,
+                                                 video.seconds)
+    segment_warnings = _segment_problems(entry, video, stored, issues)
   record = sequence_example.serialize_video_record(
       jpeg_frames=video.frames,
       label=label_index,
@@ -131,8 +173,9 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int, options: Recor
       sample_rate=video.sample_rate or None,
       start_us=start_us,
       end_us=start_us + int(round(video.seconds * 1e6)),
+      segments=stored,
   )
-  warnings = _warnings(entry, video, options)
+  warnings = _warnings(entry, video, options) + segment_warnings
   info = {
       "file": entry.file,
       "split": entry.split,
@@ -151,4 +194,6 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int, options: Recor
     info["caption"] = entry.caption
   if entry.start is not None or entry.end is not None:
     info["start"], info["end"] = entry.start, entry.end
+  if entry.segments is not None:
+    info["segments"], info["annotated_segments"] = len(stored), len(entry.segments)
   return VideoResult(record=record, info=info, problems=warnings)

@@ -11,7 +11,8 @@ from jvrl.data.tf_setup import tf
 def test_keys_are_those_of_records():
   for name in ("FRAMES_KEY", "WAVEFORM_KEY", "LABEL_INDEX_KEY", "LABEL_TEXT_KEY", "CAPTION_KEY",
                "FILENAME_KEY", "START_TIMESTAMP_KEY", "END_TIMESTAMP_KEY", "FPS_KEY",
-               "SAMPLE_RATE_KEY"):
+               "SAMPLE_RATE_KEY", "SEGMENT_START_KEY", "SEGMENT_END_KEY",
+               "SEGMENT_LABEL_INDEX_KEY", "SEGMENT_LABEL_TEXT_KEY"):
     assert getattr(sequence_example, name) == getattr(records, name)
 
 
@@ -23,6 +24,11 @@ def test_keys_are_those_of_records():
          fps=29.97, sample_rate=48000, start_us=0, end_us=2_000_000_000_000),
     dict(jpeg_frames=[b"x" * 300] * 3, label=1234567, waveform=np.zeros([0], np.float32),
          start_us=1, end_us=128, filename="déjà vu.avi"),
+    dict(jpeg_frames=[b"f"] * 4, fps=15.0, start_us=0, end_us=125_000_000, filename="v_x.mp4",
+         segments=[records.Segment(0, 1, 0, "Long jump"),
+                   records.Segment(67_500_000, 75_900_000, 199, "Zumba"),
+                   records.Segment(2**40, 2**40 + 7, 3, "déjà")]),
+    dict(jpeg_frames=[b"f"], label=2, segments=[(5, 6, 1, b"bytes label")]),
 ])
 def test_bytes_equal_records_deterministic_serialization(fields):
   expected = records.make_sequence_example(**fields).SerializeToString(deterministic=True)
