@@ -24,19 +24,13 @@ Videos are deterministic: video `i` of split `s` is rendered from
 byte-identical records. `ensure_synthetic_dataset` generates the splits once
 and caches them (see its docstring).
 """
-import concurrent.futures
 import dataclasses
-import hashlib
-import json
 import os
-import shutil
-import time
-import uuid
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
-from absl import logging
 import numpy as np
 
+from jvrl.data import generated
 from jvrl.data import records
 
 GENERATOR_VERSION = 3  # Bump when rendering changes: it is part of the cache key.
@@ -199,21 +193,12 @@ def synthetic_config_from_dict(d: Mapping[str, Any]) -> SyntheticConfig:
 
   Missing keys take the defaults; unknown keys raise a ValueError naming them.
   """
-  if hasattr(d, "to_dict"):
-    d = d.to_dict()
-  known = {f.name for f in dataclasses.fields(SyntheticConfig)}
-  unknown = sorted(set(d) - known)
-  if unknown:
-    raise ValueError(f"Unknown synthetic dataset config keys {unknown}; known keys: "
-                     f"{sorted(known)}.")
-  return SyntheticConfig(**d)
+  return generated.config_from_dict(SyntheticConfig, d, "synthetic dataset")
 
 
 def config_hash(cfg: SyntheticConfig) -> str:
   """Short hex digest of the config and generator version (the cache key)."""
-  payload = json.dumps({"version": GENERATOR_VERSION, **dataclasses.asdict(cfg)},
-                       sort_keys=True)
-  return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+  return generated.config_hash({"version": GENERATOR_VERSION, **dataclasses.asdict(cfg)})
 
 
 # ---------------------------------------------------------------------------
@@ -526,25 +511,6 @@ def make_video_record(cfg: SyntheticConfig, split: str, index: int, label: int) 
   return example.SerializeToString()
 
 
-def _default_num_workers() -> int:
-  return max(1, min(8, os.cpu_count() or 1))
-
-
-def _map_in_order(fn: Callable[[int], bytes], count: int, num_workers: int) -> Iterator[bytes]:
-  """Yields fn(0), ..., fn(count - 1) in order, computed by `num_workers` threads.
-
-  Threads suffice: rendering (NumPy) and JPEG encoding (TF) release the GIL.
-  Work is submitted in bounded chunks so memory stays small.
-  """
-  if num_workers <= 1:
-    yield from map(fn, range(count))
-    return
-  chunk = 8 * num_workers
-  with concurrent.futures.ThreadPoolExecutor(max_workers=num_workers) as pool:
-    for begin in range(0, count, chunk):
-      yield from pool.map(fn, range(begin, min(begin + chunk, count)))
-
-
 def generate_split(cfg: SyntheticConfig, split: str, output_dir: str,
                    num_workers: Optional[int] = None) -> list[str]:
   """Writes every video of `split` as `{split}-XXXXX-of-YYYYY.tfrecord` shards.
@@ -562,18 +528,12 @@ def generate_split(cfg: SyntheticConfig, split: str, output_dir: str,
     The shard paths.
   """
   labels = split_labels(cfg, split)
-  examples = _map_in_order(lambda i: make_video_record(cfg, split, i, labels[i]), len(labels),
-                           num_workers or _default_num_workers())
-  return records.write_sharded_records(examples, output_dir, cfg.num_shards(split), split)
+  return generated.write_split(lambda i: make_video_record(cfg, split, i, labels[i]),
+                               len(labels), output_dir, cfg.num_shards(split), split,
+                               num_workers)
 
 
-_CONFIG_FILE = "config.json"  # Written last: its presence marks a complete dataset.
-
-
-def default_cache_dir() -> str:
-  """`$JVRL_CACHE_DIR`, else `~/.cache/jvrl`."""
-  return os.environ.get("JVRL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                            "jvrl")
+default_cache_dir = generated.default_cache_dir  # `$JVRL_CACHE_DIR`, else `~/.cache/jvrl`.
 
 
 def dataset_dir(cfg: SyntheticConfig, cache_dir: Optional[str] = None) -> str:
@@ -586,10 +546,6 @@ def split_globs(directory: str) -> dict[str, str]:
   return {split: records.shard_glob(directory, split) for split in SPLITS}
 
 
-def _is_complete(directory: str) -> bool:
-  return os.path.isfile(os.path.join(directory, _CONFIG_FILE))
-
-
 def ensure_synthetic_dataset(cfg: SyntheticConfig, cache_dir: Optional[str] = None,
                              num_workers: Optional[int] = None) -> dict[str, str]:
   """Generates the dataset once and caches it; returns split -> shard glob.
@@ -599,7 +555,7 @@ def ensure_synthetic_dataset(cfg: SyntheticConfig, cache_dir: Optional[str] = No
   `config.json`, then renamed into place in one `os.rename`, so an interrupted
   generation is never mistaken for a complete one. When several processes
   generate concurrently the first rename wins and the others discard theirs
-  (all produce identical bytes).
+  (all produce identical records); see `generated.ensure_generated`.
 
   Args:
     cfg: the dataset config.
@@ -607,33 +563,12 @@ def ensure_synthetic_dataset(cfg: SyntheticConfig, cache_dir: Optional[str] = No
     num_workers: rendering threads (see `generate_split`).
   """
   target = dataset_dir(cfg, cache_dir)
-  if _is_complete(target):
-    return split_globs(target)
-  if os.path.exists(target) and os.listdir(target):
-    raise ValueError(f"{target} exists but is not a complete synthetic dataset (no "
-                     f"{_CONFIG_FILE}); delete it to regenerate.")
-  parent = os.path.dirname(target)
-  os.makedirs(parent, exist_ok=True)
-  temp_dir = os.path.join(
-      parent, f".tmp-{os.path.basename(target)}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-  logging.info("Generating the synthetic dataset in %s ...", target)
-  start = time.perf_counter()
-  try:
-    os.makedirs(temp_dir)
+
+  def generate(directory: str) -> None:
     for split in SPLITS:
-      generate_split(cfg, split, temp_dir, num_workers)
-    with open(os.path.join(temp_dir, _CONFIG_FILE), "w") as f:
-      json.dump({"generator_version": GENERATOR_VERSION, **dataclasses.asdict(cfg)}, f,
-                indent=2, sort_keys=True)
-    try:
-      os.rename(temp_dir, target)
-    except OSError:
-      if not _is_complete(target):
-        raise
-      logging.info("Another process generated %s first; using it.", target)
-  finally:
-    shutil.rmtree(temp_dir, ignore_errors=True)
-  logging.info("Synthetic dataset (%d + %d + %d videos) generated in %.1f s: %s",
-               cfg.train_videos, cfg.eval_train_videos, cfg.eval_test_videos,
-               time.perf_counter() - start, target)
+      generate_split(cfg, split, directory, num_workers)
+
+  generated.ensure_generated(
+      target, generate, {"generator_version": GENERATOR_VERSION, **dataclasses.asdict(cfg)},
+      "synthetic dataset")
   return split_globs(target)
