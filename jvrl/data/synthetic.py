@@ -369,7 +369,8 @@ def make_video_record(cfg: SyntheticConfig, split: str, index: int, label: int) 
       start_us=0,
       end_us=int(round(cfg.num_frames / cfg.fps * 1e6)),
   )
-  return example.SerializeToString()
+  # deterministic: context map entries sorted by key (else their order varies by process).
+  return example.SerializeToString(deterministic=True)
 
 
 def generate_split(cfg: SyntheticConfig, split: str, output_dir: str,
