@@ -5,6 +5,7 @@ The built-in datasets (`synthetic.py`, the trimmed motion videos, and
 rendered from a frozen config dataclass and cached on disk under a hash of
 that config. This module holds what they share:
 
+  * `SplitConfig`: base of the config dataclasses (split sizes, field checks);
   * `config_from_dict`: the dataclass from a dict / ConfigDict, rejecting
     unknown keys by name;
   * `config_hash`: the short digest that names the cache directory;
@@ -27,7 +28,74 @@ from jvrl.data import records
 
 ConfigT = TypeVar("ConfigT")
 
+SPLITS = ("train", "eval_train", "eval_test")
 MANIFEST_FILE = "config.json"  # Written last: its presence marks a complete dataset.
+
+
+def check_split(split: str) -> str:
+  """Returns `split`; raises a ValueError unless it is one of `SPLITS`."""
+  if split not in SPLITS:
+    raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
+  return split
+
+
+class SplitConfig:
+  """Base of the generated datasets' (frozen dataclass) configs.
+
+  A subclass has the fields `<split>_videos` and `<split>_shards` for every
+  split of `SPLITS`, and checks its fields in `__post_init__` with the helpers
+  below, whose errors name the field.
+  """
+
+  def num_videos(self, split: str) -> int:
+    """Number of videos of `split`."""
+    return getattr(self, f"{check_split(split)}_videos")
+
+  def num_shards(self, split: str) -> int:
+    """Number of TFRecord shards of `split`."""
+    return getattr(self, f"{check_split(split)}_shards")
+
+  def _set(self, name: str, value: Any) -> None:
+    object.__setattr__(self, name, value)  # The dataclass is frozen.
+
+  def _to_float(self, *names: str) -> None:
+    for name in names:
+      self._set(name, float(getattr(self, name)))
+
+  def _check_float_range(self, *names: str) -> None:
+    """Each field must be (low, high) with 0 < low <= high; stored as floats."""
+    for name in names:
+      value = tuple(float(v) for v in getattr(self, name))
+      if len(value) != 2 or not 0 < value[0] <= value[1]:
+        raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {value}.")
+      self._set(name, value)
+
+  def _check_int_range(self, name: str, minimum: int) -> None:
+    """The field must be (low, high) integers with minimum <= low <= high."""
+    value = tuple(getattr(self, name))
+    if (len(value) != 2 or any(int(v) != v for v in value) or
+        not minimum <= value[0] <= value[1]):
+      raise ValueError(
+          f"{name} must be (low, high) integers with {minimum} <= low <= high, got {value}.")
+    self._set(name, tuple(int(v) for v in value))
+
+  def _check_positive(self, *names: str) -> None:
+    for name in names:
+      if not getattr(self, name) > 0:
+        raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
+
+  def _check_non_negative(self, *names: str) -> None:
+    for name in names:
+      if getattr(self, name) < 0:
+        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
+
+  def _check_split_sizes(self) -> None:
+    self._check_non_negative(*(f"{split}_videos" for split in SPLITS))
+    self._check_positive(*(f"{split}_shards" for split in SPLITS))
+
+  def _check_between(self, name: str, low: int, high: int) -> None:
+    if not low <= getattr(self, name) <= high:
+      raise ValueError(f"{name} must be in [{low}, {high}], got {getattr(self, name)}.")
 
 
 def config_from_dict(config_class: type[ConfigT], d: Mapping[str, Any], what: str) -> ConfigT:

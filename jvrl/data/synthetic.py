@@ -38,7 +38,7 @@ from jvrl.data import records
 from jvrl.data import synthetic_render
 
 GENERATOR_VERSION = 3  # Bump when rendering changes: it is part of the cache key.
-SPLITS = ("train", "eval_train", "eval_test")
+SPLITS = generated.SPLITS  # ("train", "eval_train", "eval_test")
 REFERENCE_SIZE = synthetic_render.REFERENCE_SIZE  # SyntheticConfig's pixel sizes: at 64x64.
 
 
@@ -92,7 +92,7 @@ _BASE_PITCH_HZ = 220.0 * 2.0 ** (np.arange(len(MOTION_CLASSES)) * 2.0 / 12.0)
 SHAPES = synthetic_render.SHAPES
 
 @dataclasses.dataclass(frozen=True)
-class SyntheticConfig:
+class SyntheticConfig(generated.SplitConfig):
   """What to generate. Changing any field changes the cache directory.
 
   Attributes:
@@ -150,49 +150,15 @@ class SyntheticConfig:
   eval_test_shards: int = 4
 
   def __post_init__(self):
-    for name in ("fps", "background_drift_max", "noise_std"):
-      object.__setattr__(self, name, float(getattr(self, name)))
-    for name in ("object_size_range", "speed_range"):
-      value = tuple(float(v) for v in getattr(self, name))
-      if len(value) != 2 or not 0 < value[0] <= value[1]:
-        raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {value}.")
-      object.__setattr__(self, name, value)
-    if not 1 <= self.num_classes <= len(MOTION_CLASSES):
-      raise ValueError(
-          f"num_classes must be in [1, {len(MOTION_CLASSES)}], got {self.num_classes}.")
+    self._to_float("fps", "background_drift_max", "noise_std")
+    self._check_float_range("object_size_range", "speed_range")
+    self._check_between("num_classes", 1, len(MOTION_CLASSES))
     if self.height < 16 or self.width < 16:
       raise ValueError(f"height and width must be >= 16, got {self.height}x{self.width}.")
-    if self.appearance_segment_frames < 0:
-      raise ValueError("appearance_segment_frames must be >= 0, got "
-                       f"{self.appearance_segment_frames}.")
-    positive = ("num_frames", "fps", "sample_rate", "num_objects", "train_shards",
-                "eval_train_shards",
-                "eval_test_shards")
-    for name in positive:
-      if not getattr(self, name) > 0:
-        raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
-    for name in ("train_videos", "eval_train_videos", "eval_test_videos"):
-      if getattr(self, name) < 0:
-        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
-    if self.background_drift_max < 0 or self.noise_std < 0:
-      raise ValueError("background_drift_max and noise_std must be >= 0, got "
-                       f"{self.background_drift_max} and {self.noise_std}.")
-    if not 1 <= self.jpeg_quality <= 100:
-      raise ValueError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}.")
-
-  def num_videos(self, split: str) -> int:
-    """Number of videos of `split`."""
-    return getattr(self, f"{_check_split(split)}_videos")
-
-  def num_shards(self, split: str) -> int:
-    """Number of TFRecord shards of `split`."""
-    return getattr(self, f"{_check_split(split)}_shards")
-
-
-def _check_split(split: str) -> str:
-  if split not in SPLITS:
-    raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-  return split
+    self._check_non_negative("appearance_segment_frames", "background_drift_max", "noise_std")
+    self._check_positive("num_frames", "fps", "sample_rate", "num_objects")
+    self._check_split_sizes()
+    self._check_between("jpeg_quality", 1, 100)
 
 
 def synthetic_config_from_dict(d: Mapping[str, Any]) -> SyntheticConfig:
@@ -344,14 +310,14 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
 
 def split_labels(cfg: SyntheticConfig, split: str) -> np.ndarray:
   """Labels of the videos of `split`: int64 [N], balanced round-robin then shuffled."""
-  split_id = SPLITS.index(_check_split(split))
+  split_id = SPLITS.index(generated.check_split(split))
   labels = np.arange(cfg.num_videos(split)) % cfg.num_classes
   return np.random.default_rng([cfg.seed, split_id, 2**31]).permutation(labels)
 
 
 def video_rng(cfg: SyntheticConfig, split: str, index: int) -> np.random.Generator:
   """The random generator of video `index` of `split`: default_rng([seed, split_id, index])."""
-  return np.random.default_rng([cfg.seed, SPLITS.index(_check_split(split)), index])
+  return np.random.default_rng([cfg.seed, SPLITS.index(generated.check_split(split)), index])
 
 
 def make_video_record(cfg: SyntheticConfig, split: str, index: int, label: int) -> bytes:

@@ -22,6 +22,38 @@ def test_config_from_dict_fills_defaults_and_names_unknown_keys():
     generated.config_from_dict(_Config, {"bogus": 1, "size": 2}, "toy")
 
 
+@dataclasses.dataclass(frozen=True)
+class _SplitConfig(generated.SplitConfig):
+  sizes: tuple = (1.0, 2.0)
+  lengths: tuple = (3, 5)
+  quality: int = 50
+  train_videos: int = 4
+  eval_train_videos: int = 2
+  eval_test_videos: int = 0
+  train_shards: int = 2
+  eval_train_shards: int = 1
+  eval_test_shards: int = 1
+
+  def __post_init__(self):
+    self._check_float_range("sizes")
+    self._check_int_range("lengths", minimum=1)
+    self._check_between("quality", 1, 100)
+    self._check_split_sizes()
+
+
+def test_split_config_sizes_and_checks():
+  cfg = _SplitConfig(sizes=[1, 3], lengths=[2, 2])
+  assert cfg.sizes == (1.0, 3.0) and cfg.lengths == (2, 2)
+  assert cfg.num_videos("eval_train") == 2 and cfg.num_shards("train") == 2
+  with pytest.raises(ValueError, match="split"):
+    cfg.num_videos("validation")
+  for field, value in (("sizes", (2, 1)), ("sizes", (0, 1)), ("lengths", (0, 3)),
+                       ("lengths", (1.5, 3)), ("lengths", (4, 3)), ("quality", 101),
+                       ("eval_test_videos", -1), ("train_shards", 0)):
+    with pytest.raises(ValueError, match=field):
+      _SplitConfig(**{field: value})
+
+
 def test_config_hash_is_stable_and_order_free():
   assert generated.config_hash({"a": 1, "b": [1, 2]}) == generated.config_hash(
       {"b": [1, 2], "a": 1})
