@@ -19,29 +19,27 @@ Every video also has a mono waveform whose base pitch depends on the class and
 whose pitch/loudness follow the motion (speed, oscillation phase, size ramp),
 and 2-3 captions naming the object's colour, shape and motion.
 
+The drawing itself (backgrounds, objects, copies, noise) is in
+`synthetic_render.py`, shared with the untrimmed dataset.
+
 Videos are deterministic: video `i` of split `s` is rendered from
 `np.random.default_rng([seed, split_id(s), i])`, so the same config always gives
 byte-identical records. `ensure_synthetic_dataset` generates the splits once
 and caches them (see its docstring).
 """
-import concurrent.futures
 import dataclasses
-import hashlib
-import json
 import os
-import shutil
-import time
-import uuid
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
-from absl import logging
 import numpy as np
 
+from jvrl.data import generated
 from jvrl.data import records
+from jvrl.data import synthetic_render
 
 GENERATOR_VERSION = 3  # Bump when rendering changes: it is part of the cache key.
-SPLITS = ("train", "eval_train", "eval_test")
-REFERENCE_SIZE = 64  # Pixel quantities in SyntheticConfig are for 64x64 frames.
+SPLITS = generated.SPLITS  # ("train", "eval_train", "eval_test")
+REFERENCE_SIZE = synthetic_render.REFERENCE_SIZE  # SyntheticConfig's pixel sizes: at 64x64.
 
 
 class MotionClass(NamedTuple):
@@ -75,23 +73,26 @@ MOTION_CLASSES: tuple[MotionClass, ...] = (
 )
 
 # Class -> heading of the translation classes (radians, y down).
-_TRANSLATION_HEADINGS = {0: 0.0, 1: np.pi, 2: -np.pi / 2, 3: np.pi / 2}
+TRANSLATION_HEADINGS = {0: 0.0, 1: np.pi, 2: -np.pi / 2, 3: np.pi / 2}
+ROTATION_CLASSES = (4, 5)     # clockwise, counterclockwise
+SIZE_CLASSES = (6, 7)         # grow, shrink
+OSCILLATION_CLASSES = (8, 9)  # horizontal, vertical
+# Ranges (uniform) of the per-video motion parameters of each kind of class
+# (the translation speed range is `SyntheticConfig.speed_range`); shared with
+# the untrimmed dataset (synthetic_untrimmed.py).
+HEADING_JITTER_DEG = 15.0                  # translations: +- around the class heading
+ANGULAR_SPEED_DEG_RANGE = (6.0, 15.0)      # rotations: degrees per frame
+SIZE_RATIO_RANGE = (1.6, 2.0)              # grow/shrink: size ratio over one sawtooth period
+SIZE_PERIOD_RANGE = (10.0, 16.0)           # grow/shrink: sawtooth period, frames
+OSCILLATION_AMPLITUDE_RANGE = (5.0, 10.0)  # oscillations: px at 64x64
+OSCILLATION_PERIOD_RANGE = (8.0, 14.0)     # oscillations: frames
 # Base pitch (Hz) of each class's sound: whole-tone steps from 220 Hz.
 _BASE_PITCH_HZ = 220.0 * 2.0 ** (np.arange(len(MOTION_CLASSES)) * 2.0 / 12.0)
 
-SHAPES = ("disk", "square", "triangle", "ring", "cross")
-# Named object colours (RGB in [0, 1]); the name goes into the captions.
-COLOURS: tuple[tuple[str, tuple[float, float, float]], ...] = (
-    ("red", (0.9, 0.1, 0.1)), ("green", (0.1, 0.8, 0.2)), ("blue", (0.1, 0.2, 0.9)),
-    ("yellow", (0.95, 0.9, 0.1)), ("cyan", (0.1, 0.85, 0.9)), ("magenta", (0.9, 0.1, 0.85)),
-    ("orange", (1.0, 0.55, 0.05)), ("purple", (0.5, 0.1, 0.7)), ("white", (0.97, 0.97, 0.97)),
-    ("black", (0.05, 0.05, 0.05)),
-)
-_MIN_OBJECT_CONTRAST = 0.45  # Min RGB distance between object and background mean.
-
+SHAPES = synthetic_render.SHAPES
 
 @dataclasses.dataclass(frozen=True)
-class SyntheticConfig:
+class SyntheticConfig(generated.SplitConfig):
   """What to generate. Changing any field changes the cache directory.
 
   Attributes:
@@ -149,49 +150,15 @@ class SyntheticConfig:
   eval_test_shards: int = 4
 
   def __post_init__(self):
-    for name in ("fps", "background_drift_max", "noise_std"):
-      object.__setattr__(self, name, float(getattr(self, name)))
-    for name in ("object_size_range", "speed_range"):
-      value = tuple(float(v) for v in getattr(self, name))
-      if len(value) != 2 or not 0 < value[0] <= value[1]:
-        raise ValueError(f"{name} must be (low, high) with 0 < low <= high, got {value}.")
-      object.__setattr__(self, name, value)
-    if not 1 <= self.num_classes <= len(MOTION_CLASSES):
-      raise ValueError(
-          f"num_classes must be in [1, {len(MOTION_CLASSES)}], got {self.num_classes}.")
+    self._to_float("fps", "background_drift_max", "noise_std")
+    self._check_float_range("object_size_range", "speed_range")
+    self._check_between("num_classes", 1, len(MOTION_CLASSES))
     if self.height < 16 or self.width < 16:
       raise ValueError(f"height and width must be >= 16, got {self.height}x{self.width}.")
-    if self.appearance_segment_frames < 0:
-      raise ValueError("appearance_segment_frames must be >= 0, got "
-                       f"{self.appearance_segment_frames}.")
-    positive = ("num_frames", "fps", "sample_rate", "num_objects", "train_shards",
-                "eval_train_shards",
-                "eval_test_shards")
-    for name in positive:
-      if not getattr(self, name) > 0:
-        raise ValueError(f"{name} must be > 0, got {getattr(self, name)}.")
-    for name in ("train_videos", "eval_train_videos", "eval_test_videos"):
-      if getattr(self, name) < 0:
-        raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
-    if self.background_drift_max < 0 or self.noise_std < 0:
-      raise ValueError("background_drift_max and noise_std must be >= 0, got "
-                       f"{self.background_drift_max} and {self.noise_std}.")
-    if not 1 <= self.jpeg_quality <= 100:
-      raise ValueError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}.")
-
-  def num_videos(self, split: str) -> int:
-    """Number of videos of `split`."""
-    return getattr(self, f"{_check_split(split)}_videos")
-
-  def num_shards(self, split: str) -> int:
-    """Number of TFRecord shards of `split`."""
-    return getattr(self, f"{_check_split(split)}_shards")
-
-
-def _check_split(split: str) -> str:
-  if split not in SPLITS:
-    raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
-  return split
+    self._check_non_negative("appearance_segment_frames", "background_drift_max", "noise_std")
+    self._check_positive("num_frames", "fps", "sample_rate", "num_objects")
+    self._check_split_sizes()
+    self._check_between("jpeg_quality", 1, 100)
 
 
 def synthetic_config_from_dict(d: Mapping[str, Any]) -> SyntheticConfig:
@@ -199,21 +166,12 @@ def synthetic_config_from_dict(d: Mapping[str, Any]) -> SyntheticConfig:
 
   Missing keys take the defaults; unknown keys raise a ValueError naming them.
   """
-  if hasattr(d, "to_dict"):
-    d = d.to_dict()
-  known = {f.name for f in dataclasses.fields(SyntheticConfig)}
-  unknown = sorted(set(d) - known)
-  if unknown:
-    raise ValueError(f"Unknown synthetic dataset config keys {unknown}; known keys: "
-                     f"{sorted(known)}.")
-  return SyntheticConfig(**d)
+  return generated.config_from_dict(SyntheticConfig, d, "synthetic dataset")
 
 
 def config_hash(cfg: SyntheticConfig) -> str:
   """Short hex digest of the config and generator version (the cache key)."""
-  payload = json.dumps({"version": GENERATOR_VERSION, **dataclasses.asdict(cfg)},
-                       sort_keys=True)
-  return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+  return generated.config_hash({"version": GENERATOR_VERSION, **dataclasses.asdict(cfg)})
 
 
 # ---------------------------------------------------------------------------
@@ -231,7 +189,7 @@ class _Motion(NamedTuple):
 
 def _sample_motion(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> _Motion:
   """Draws the class's motion with per-video speed/direction/phase/period."""
-  scale = min(cfg.height, cfg.width) / REFERENCE_SIZE
+  scale = synthetic_render.pixel_scale(cfg.height, cfg.width)
   t = np.arange(cfg.num_frames, dtype=np.float64)
   ones = np.ones_like(t)
   x0, y0 = rng.uniform(0, cfg.width), rng.uniform(0, cfg.height)
@@ -240,28 +198,28 @@ def _sample_motion(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -
   diameter = rng.uniform(size_low, size_high) * ones
   center_x, center_y, angle = x0 * ones, y0 * ones, angle0 * ones
 
-  if label in _TRANSLATION_HEADINGS:
-    heading = _TRANSLATION_HEADINGS[label] + rng.uniform(-1, 1) * np.deg2rad(15)
+  if label in TRANSLATION_HEADINGS:
+    heading = TRANSLATION_HEADINGS[label] + rng.uniform(-1, 1) * np.deg2rad(HEADING_JITTER_DEG)
     speed = rng.uniform(*cfg.speed_range) * scale
     center_x = x0 + speed * np.cos(heading) * t
     center_y = y0 + speed * np.sin(heading) * t
     signal = speed / (cfg.speed_range[1] * scale) * ones
-  elif label in (4, 5):
-    angular_speed = np.deg2rad(rng.uniform(6, 15)) * (1 if label == 4 else -1)
+  elif label in ROTATION_CLASSES:
+    angular_speed = np.deg2rad(rng.uniform(*ANGULAR_SPEED_DEG_RANGE)) * (1 if label == 4 else -1)
     angle = angle0 + angular_speed * t
-    signal = angular_speed / np.deg2rad(15) * ones
-  elif label in (6, 7):
-    ratio = rng.uniform(1.6, 2.0)  # size ratio over one sawtooth period
-    period = rng.uniform(10, 16)   # frames
+    signal = angular_speed / np.deg2rad(ANGULAR_SPEED_DEG_RANGE[1]) * ones
+  elif label in SIZE_CLASSES:
+    ratio = rng.uniform(*SIZE_RATIO_RANGE)
+    period = rng.uniform(*SIZE_PERIOD_RANGE)
     ramp = np.mod(t / period + rng.uniform(), 1.0)
     if label == 7:
       ramp = 1.0 - ramp
     low = rng.uniform(size_low, max(size_low, size_high / ratio))
     diameter = low * ratio ** ramp
     signal = 2 * ramp - 1
-  else:  # 8, 9: oscillation
-    amplitude = rng.uniform(5, 10) * scale
-    period = rng.uniform(8, 14)
+  else:  # OSCILLATION_CLASSES
+    amplitude = rng.uniform(*OSCILLATION_AMPLITUDE_RANGE) * scale
+    period = rng.uniform(*OSCILLATION_PERIOD_RANGE)
     phase = 2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)
     if label == 8:
       center_x = x0 + amplitude * np.sin(phase)
@@ -269,124 +227,6 @@ def _sample_motion(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -
       center_y = y0 + amplitude * np.sin(phase)
     signal = np.sin(phase)
   return _Motion(center_x, center_y, angle, diameter, signal)
-
-
-def _shape_distance(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-  """Signed distance (approx.) to a shape of radius ~1 in object coordinates."""
-  if shape == "disk":
-    return np.hypot(u, v) - 1.0
-  if shape == "square":
-    return np.maximum(np.abs(u), np.abs(v)) - 0.75
-  if shape == "triangle":  # equilateral, one vertex up (-v), inradius 0.55
-    normals = np.deg2rad(np.array([90.0, 210.0, 330.0]))
-    faces = [np.cos(a) * u + np.sin(a) * v for a in normals]
-    return np.maximum(np.maximum(faces[0], faces[1]), faces[2]) - 0.55
-  if shape == "ring":
-    return np.abs(np.hypot(u, v) - 0.7) - 0.3
-  if shape == "cross":
-    au, av = np.abs(u), np.abs(v)
-    return np.minimum(np.maximum(au - 1.0, av - 0.3), np.maximum(au - 0.3, av - 1.0))
-  raise ValueError(f"Unknown shape {shape!r}; expected one of {SHAPES}.")
-
-
-def _render_background(rng: np.random.Generator,
-                       cfg: SyntheticConfig) -> tuple[np.ndarray, np.ndarray]:
-  """Smooth drifting colour texture: a mean colour plus 3 periodic gratings.
-
-  Returns:
-    (float32 [T, H, W, 3] frames, roughly in [0, 1]; float [3] mean colour).
-  """
-  height, width, frames = cfg.height, cfg.width, cfg.num_frames
-  scale = min(height, width) / REFERENCE_SIZE
-  num_gratings = 3
-  mean = rng.uniform(0.3, 0.7, size=3)
-  freqs = rng.integers(-3, 4, size=(num_gratings, 2))
-  freqs[np.all(freqs == 0, axis=1)] = (1, 0)
-  phases = rng.uniform(0, 2 * np.pi, size=num_gratings)
-  amplitudes = rng.uniform(0.05, 0.15, size=num_gratings)
-  colours = rng.uniform(-1, 1, size=(num_gratings, 3)) * amplitudes[:, None]
-  drift_speed = rng.uniform(0, cfg.background_drift_max) * scale
-  drift_heading = rng.uniform(0, 2 * np.pi)
-
-  # Grating k at pixel (y, x) of frame t: sin(spatial[k, y, x] + temporal[k, t]),
-  # the pattern shifted by the drift. sin(a + b) = sin a cos b + cos a sin b
-  # makes it one [T, 2K] x [2K, H*W*3] product (einsum: no BLAS threads, which
-  # are erratic on a loaded machine).
-  t = np.arange(frames)
-  shift_x = drift_speed * np.cos(drift_heading) * t
-  shift_y = drift_speed * np.sin(drift_heading) * t
-  y, x = np.mgrid[0:height, 0:width]
-  spatial = 2 * np.pi * (freqs[:, 0, None, None] * x / width +
-                         freqs[:, 1, None, None] * y / height)  # [K, H, W]
-  temporal = phases[:, None] - 2 * np.pi * (freqs[:, 0, None] * shift_x / width +
-                                            freqs[:, 1, None] * shift_y / height)  # [K, T]
-  time_factors = np.concatenate([np.cos(temporal), np.sin(temporal)]).T  # [T, 2K]
-  space_factors = np.concatenate([np.sin(spatial), np.cos(spatial)])  # [2K, H, W]
-  coloured = space_factors[..., None] * np.concatenate([colours, colours])[:, None, None, :]
-  background = np.einsum("tk,kn->tn", time_factors.astype(np.float32),
-                         coloured.reshape(2 * num_gratings, -1).astype(np.float32))
-  background += np.tile(mean, height * width).astype(np.float32)  # mean of every (y, x, c)
-  return background.reshape(frames, height, width, 3), mean
-
-
-def _choose_colour(rng: np.random.Generator,
-                   background_mean: np.ndarray) -> tuple[str, np.ndarray]:
-  """A named colour far enough from the background mean; returns (name, rgb)."""
-  names = [name for name, rgb in COLOURS
-           if np.linalg.norm(np.array(rgb) - background_mean) >= _MIN_OBJECT_CONTRAST]
-  name = names[rng.integers(len(names))]
-  rgb = np.clip(np.array(dict(COLOURS)[name]) + rng.uniform(-0.05, 0.05, size=3), 0, 1)
-  return name, rgb
-
-
-def _object_window(center: np.ndarray, extent: int, size: int) -> np.ndarray:
-  """Pixel indices [T, extent] of a window around each frame's centre, wrapped."""
-  start = np.floor(np.mod(center, size)).astype(np.int64) - extent // 2
-  return np.mod(start[:, None] + np.arange(extent), size)
-
-
-def _composite_object(rng: np.random.Generator, frames: np.ndarray, motion: _Motion,
-                      shape: str, colour: np.ndarray) -> np.ndarray:
-  """Draws the striped object over `frames` in place; returns its alpha [T, H, W].
-
-  Only a window around the object is rendered (wrapping around the frame
-  edges), so the cost does not grow with the frame size.
-  """
-  frames_count, height, width, _ = frames.shape
-  # Every shape fits in a disk of 1.1 radius; +3 px margin for anti-aliasing.
-  extent = int(np.ceil(1.1 * motion.diameter.max())) + 3
-  rows = _object_window(motion.center_y, min(extent, height), height)  # [T, h]
-  cols = _object_window(motion.center_x, min(extent, width), width)  # [T, w]
-  cy = np.mod(motion.center_y, height)[:, None, None]
-  cx = np.mod(motion.center_x, width)[:, None, None]
-  # Offsets on the torus, in [-size/2, size/2): the object wraps around the edges.
-  dy = np.mod(rows[:, :, None] - cy + height / 2, height) - height / 2
-  dx = np.mod(cols[:, None, :] - cx + width / 2, width) - width / 2
-  radius = (motion.diameter / 2)[:, None, None]
-  cos, sin = np.cos(motion.angle)[:, None, None], np.sin(motion.angle)[:, None, None]
-  u = (cos * dx + sin * dy) / radius
-  v = (-sin * dx + cos * dy) / radius
-  alpha = np.clip(0.5 - _shape_distance(shape, u, v) * radius, 0.0, 1.0)[..., None]
-
-  # Stripes across the object's own u axis make rotation visible on any shape.
-  # They are a darker (or, on dark colours, lighter) shade of the object's
-  # colour covering ~40% of it, so the captioned colour stays the dominant one.
-  stripe_count = rng.uniform(1.5, 3.0)
-  stripe_contrast = rng.uniform(0.4, 0.7)
-  if colour.mean() > 0.4:
-    stripe_colour = colour * (1.0 - stripe_contrast)
-  else:
-    stripe_colour = colour + stripe_contrast * (1.0 - colour)
-  wave = np.sin(np.pi * stripe_count * u + rng.uniform(0, 2 * np.pi))
-  stripes = np.clip(0.5 + 2.0 * (wave - 0.3), 0.0, 1.0)[..., None]
-  rgb = colour + stripes * (stripe_colour - colour)
-
-  index = (np.arange(frames_count)[:, None, None], rows[:, :, None], cols[:, None, :])
-  window = frames[index]
-  frames[index] = (window + alpha * (rgb - window)).astype(frames.dtype)
-  full_alpha = np.zeros((frames_count, height, width), np.float32)
-  full_alpha[index] = alpha[..., 0]
-  return full_alpha
 
 
 def _render_waveform(rng: np.random.Generator, label: int, motion: _Motion,
@@ -413,20 +253,6 @@ def _captions(rng: np.random.Generator, label: int, colour_name: str, shape: str
           for article, i in zip(articles, chosen)]
 
 
-def _object_offsets(rng: np.random.Generator, cfg: SyntheticConfig) -> np.ndarray:
-  """[num_objects, 2] (x, y) offsets of the copies: a jittered grid over the frame.
-
-  The first copy has offset (0, 0) (it is the object `_sample_motion` placed).
-  """
-  cols = int(np.ceil(np.sqrt(cfg.num_objects)))
-  rows = int(np.ceil(cfg.num_objects / cols))
-  cells = np.stack(np.meshgrid(np.arange(cols), np.arange(rows)), -1).reshape(-1, 2)
-  cells = cells[:cfg.num_objects].astype(np.float64)
-  jitter = rng.uniform(-0.15, 0.15, size=cells.shape)
-  jitter[0] = 0.0
-  return (cells + jitter) * np.array([cfg.width / cols, cfg.height / rows])
-
-
 def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> dict[str, Any]:
   """Renders one video of class `label`, deterministic given the rng state.
 
@@ -446,49 +272,35 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
   """
   if not 0 <= label < cfg.num_classes:
     raise ValueError(f"label must be in [0, {cfg.num_classes}), got {label}.")
-  shape = first_shape = SHAPES[rng.integers(len(SHAPES))]
+  shape = SHAPES[rng.integers(len(SHAPES))]
   motion = _sample_motion(rng, label, cfg)
-  size_low, size_high = (s * min(cfg.height, cfg.width) / REFERENCE_SIZE
+  size_low, size_high = (s * synthetic_render.pixel_scale(cfg.height, cfg.width)
                          for s in cfg.object_size_range)
-  offsets = _object_offsets(rng, cfg)
-  segment = cfg.appearance_segment_frames or cfg.num_frames
-  segment_frames, alphas, colour_names = [], [], []
-  for start in range(0, cfg.num_frames, segment):
-    # A new background and object colour per segment; the motion goes on.
-    length = min(segment, cfg.num_frames - start)
-    frames, background_mean = _render_background(
-        rng, dataclasses.replace(cfg, num_frames=length))
-    colour_name, colour = _choose_colour(rng, background_mean)
-    colour_names.append(colour_name)
-    segment_motion = _Motion(*(field[start:start + length] for field in motion))
-    if cfg.redraw_object_per_segment and start > 0:
-      shape = SHAPES[rng.integers(len(SHAPES))]
-      if label not in (6, 7):  # grow / shrink: the size is the motion
-        segment_motion = segment_motion._replace(
-            diameter=np.full(length, rng.uniform(size_low, size_high)))
-    for copy_index, (offset_x, offset_y) in enumerate(offsets):
-      copy = segment_motion._replace(center_x=segment_motion.center_x + offset_x,
-                                     center_y=segment_motion.center_y + offset_y)
-      copy_alpha = _composite_object(rng, frames, copy, shape, colour)
-      if copy_index == 0:
-        alphas.append(copy_alpha)
-    segment_frames.append(frames)
-  frames, alpha, colour_name = np.concatenate(segment_frames), np.concatenate(alphas), colour_names[0]
-  # Uniform per-pixel noise of standard deviation noise_std (uniform: cheap to draw).
-  noise = rng.random(size=frames.shape, dtype=np.float32) - np.float32(0.5)
-  noise *= np.float32(np.sqrt(12.0) * cfg.noise_std)
-  frames += noise
-  frames *= np.float32(255.0)
-  frames += np.float32(0.5)  # Round to nearest on the cast below.
-  np.clip(frames, 0.0, 255.0, out=frames)
+  offsets = synthetic_render.object_offsets(rng, cfg.num_objects, cfg.height, cfg.width)
+
+  def redraw_object(rng: np.random.Generator,
+                    path: synthetic_render.ObjectPath) -> tuple[str, synthetic_render.ObjectPath]:
+    new_shape = SHAPES[rng.integers(len(SHAPES))]
+    if label not in SIZE_CLASSES:  # grow / shrink: the size is the motion
+      path = path._replace(diameter=np.full(len(path.diameter), rng.uniform(size_low, size_high)))
+    return new_shape, path
+
+  # A new background and object colour per appearance segment; the motion goes on.
+  frames, alpha, colour_names = synthetic_render.render_appearance_segments(
+      rng, synthetic_render.ObjectPath(motion.center_x, motion.center_y, motion.angle,
+                                       motion.diameter),
+      list(range(0, cfg.num_frames, cfg.appearance_segment_frames or cfg.num_frames)), offsets,
+      shape, height=cfg.height, width=cfg.width, drift_max=cfg.background_drift_max,
+      redraw_object=redraw_object if cfg.redraw_object_per_segment else None)
+  frames = synthetic_render.quantize(rng, frames, cfg.noise_std)
   return {
-      "frames": frames.astype(np.uint8),
+      "frames": frames,
       "waveform": _render_waveform(rng, label, motion, cfg),
-      "captions": _captions(rng, label, colour_name, first_shape),
+      "captions": _captions(rng, label, colour_names[0], shape),
       "label_text": MOTION_CLASSES[label].name,
       "object_alpha": alpha,
-      "shape": first_shape,
-      "colour": colour_name,
+      "shape": shape,
+      "colour": colour_names[0],
   }
 
 
@@ -498,14 +310,14 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
 
 def split_labels(cfg: SyntheticConfig, split: str) -> np.ndarray:
   """Labels of the videos of `split`: int64 [N], balanced round-robin then shuffled."""
-  split_id = SPLITS.index(_check_split(split))
+  split_id = SPLITS.index(generated.check_split(split))
   labels = np.arange(cfg.num_videos(split)) % cfg.num_classes
   return np.random.default_rng([cfg.seed, split_id, 2**31]).permutation(labels)
 
 
 def video_rng(cfg: SyntheticConfig, split: str, index: int) -> np.random.Generator:
   """The random generator of video `index` of `split`: default_rng([seed, split_id, index])."""
-  return np.random.default_rng([cfg.seed, SPLITS.index(_check_split(split)), index])
+  return np.random.default_rng([cfg.seed, SPLITS.index(generated.check_split(split)), index])
 
 
 def make_video_record(cfg: SyntheticConfig, split: str, index: int, label: int) -> bytes:
@@ -523,26 +335,8 @@ def make_video_record(cfg: SyntheticConfig, split: str, index: int, label: int) 
       start_us=0,
       end_us=int(round(cfg.num_frames / cfg.fps * 1e6)),
   )
-  return example.SerializeToString()
-
-
-def _default_num_workers() -> int:
-  return max(1, min(8, os.cpu_count() or 1))
-
-
-def _map_in_order(fn: Callable[[int], bytes], count: int, num_workers: int) -> Iterator[bytes]:
-  """Yields fn(0), ..., fn(count - 1) in order, computed by `num_workers` threads.
-
-  Threads suffice: rendering (NumPy) and JPEG encoding (TF) release the GIL.
-  Work is submitted in bounded chunks so memory stays small.
-  """
-  if num_workers <= 1:
-    yield from map(fn, range(count))
-    return
-  chunk = 8 * num_workers
-  with concurrent.futures.ThreadPoolExecutor(max_workers=num_workers) as pool:
-    for begin in range(0, count, chunk):
-      yield from pool.map(fn, range(begin, min(begin + chunk, count)))
+  # deterministic: context map entries sorted by key (else their order varies by process).
+  return example.SerializeToString(deterministic=True)
 
 
 def generate_split(cfg: SyntheticConfig, split: str, output_dir: str,
@@ -562,18 +356,12 @@ def generate_split(cfg: SyntheticConfig, split: str, output_dir: str,
     The shard paths.
   """
   labels = split_labels(cfg, split)
-  examples = _map_in_order(lambda i: make_video_record(cfg, split, i, labels[i]), len(labels),
-                           num_workers or _default_num_workers())
-  return records.write_sharded_records(examples, output_dir, cfg.num_shards(split), split)
+  return generated.write_split(lambda i: make_video_record(cfg, split, i, labels[i]),
+                               len(labels), output_dir, cfg.num_shards(split), split,
+                               num_workers)
 
 
-_CONFIG_FILE = "config.json"  # Written last: its presence marks a complete dataset.
-
-
-def default_cache_dir() -> str:
-  """`$JVRL_CACHE_DIR`, else `~/.cache/jvrl`."""
-  return os.environ.get("JVRL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache",
-                                                            "jvrl")
+default_cache_dir = generated.default_cache_dir  # `$JVRL_CACHE_DIR`, else `~/.cache/jvrl`.
 
 
 def dataset_dir(cfg: SyntheticConfig, cache_dir: Optional[str] = None) -> str:
@@ -586,10 +374,6 @@ def split_globs(directory: str) -> dict[str, str]:
   return {split: records.shard_glob(directory, split) for split in SPLITS}
 
 
-def _is_complete(directory: str) -> bool:
-  return os.path.isfile(os.path.join(directory, _CONFIG_FILE))
-
-
 def ensure_synthetic_dataset(cfg: SyntheticConfig, cache_dir: Optional[str] = None,
                              num_workers: Optional[int] = None) -> dict[str, str]:
   """Generates the dataset once and caches it; returns split -> shard glob.
@@ -599,7 +383,7 @@ def ensure_synthetic_dataset(cfg: SyntheticConfig, cache_dir: Optional[str] = No
   `config.json`, then renamed into place in one `os.rename`, so an interrupted
   generation is never mistaken for a complete one. When several processes
   generate concurrently the first rename wins and the others discard theirs
-  (all produce identical bytes).
+  (all produce identical records); see `generated.ensure_generated`.
 
   Args:
     cfg: the dataset config.
@@ -607,33 +391,12 @@ def ensure_synthetic_dataset(cfg: SyntheticConfig, cache_dir: Optional[str] = No
     num_workers: rendering threads (see `generate_split`).
   """
   target = dataset_dir(cfg, cache_dir)
-  if _is_complete(target):
-    return split_globs(target)
-  if os.path.exists(target) and os.listdir(target):
-    raise ValueError(f"{target} exists but is not a complete synthetic dataset (no "
-                     f"{_CONFIG_FILE}); delete it to regenerate.")
-  parent = os.path.dirname(target)
-  os.makedirs(parent, exist_ok=True)
-  temp_dir = os.path.join(
-      parent, f".tmp-{os.path.basename(target)}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-  logging.info("Generating the synthetic dataset in %s ...", target)
-  start = time.perf_counter()
-  try:
-    os.makedirs(temp_dir)
+
+  def generate(directory: str) -> None:
     for split in SPLITS:
-      generate_split(cfg, split, temp_dir, num_workers)
-    with open(os.path.join(temp_dir, _CONFIG_FILE), "w") as f:
-      json.dump({"generator_version": GENERATOR_VERSION, **dataclasses.asdict(cfg)}, f,
-                indent=2, sort_keys=True)
-    try:
-      os.rename(temp_dir, target)
-    except OSError:
-      if not _is_complete(target):
-        raise
-      logging.info("Another process generated %s first; using it.", target)
-  finally:
-    shutil.rmtree(temp_dir, ignore_errors=True)
-  logging.info("Synthetic dataset (%d + %d + %d videos) generated in %.1f s: %s",
-               cfg.train_videos, cfg.eval_train_videos, cfg.eval_test_videos,
-               time.perf_counter() - start, target)
+      generate_split(cfg, split, directory, num_workers)
+
+  generated.ensure_generated(
+      target, generate, {"generator_version": GENERATOR_VERSION, **dataclasses.asdict(cfg)},
+      "synthetic dataset")
   return split_globs(target)

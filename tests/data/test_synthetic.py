@@ -63,6 +63,10 @@ def test_render_video_is_deterministic():
   assert not np.array_equal(a["frames"], c["frames"])
   assert (synthetic.make_video_record(SMALL, "train", 4, 2) ==
           synthetic.make_video_record(SMALL, "train", 4, 2))
+  # Serialized deterministically (map entries sorted), so the bytes are the same in every
+  # process, not only within one.
+  record = synthetic.make_video_record(SMALL, "train", 4, 2)
+  assert tf.train.SequenceExample.FromString(record).SerializeToString(deterministic=True) == record
   other_seed = synthetic.SyntheticConfig(**{**SMALL.__dict__, "seed": 1})
   assert (synthetic.make_video_record(SMALL, "train", 4, 2) !=
           synthetic.make_video_record(other_seed, "train", 4, 2))
