@@ -65,6 +65,7 @@ except ImportError:  # Run from a checkout without installing jvrl.
 # pylint: disable=g-import-not-at-top
 from jvrl.data.prepare import decode_video
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import listing as listing_lib
 from jvrl.data.prepare import labels
 from jvrl.data.prepare import video_record
 # pylint: enable=g-import-not-at-top
@@ -118,7 +119,7 @@ def main(argv: list[str]) -> int:
   # which only this process needs.
   from jvrl.data.prepare import prepare  # pylint: disable=g-import-not-at-top
   try:
-    listing = inputs.list_videos(
+    listing = listing_lib.list_videos(
         _INPUT.value, fmt=_FORMAT.value, split=_SPLIT.value, split_file=_SPLIT_FILE.value,
         split_number=_SPLIT_NUMBER.value, video_root=_VIDEO_ROOT.value,
         annotations=_ANNOTATIONS.value, annotation_dir=_ANNOTATION_DIR.value)

@@ -99,13 +99,19 @@ def _check_shapes(config) -> None:
   _positive_ints(config, ("data.clip_length", "data.frame_stride", "data.crop_size",
                           "eval.crop_size", "eval.resize_short_side", "eval.num_clips",
                           "eval.num_crops"))
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
   crop = _get(config, "data.crop_size")
-  if _get(config, "data.source", "synthetic") == "synthetic" and crop is not None:
-    height, width = _get(config, "data.synthetic.height"), _get(config, "data.synthetic.width")
-    if height and width:
+  source = _get(config, "data.source", "synthetic")
+  if source in sources.BUILT_IN:
+    try:
+      built_in, _ = sources.built_in_settings(config.data)  # reads the settings, writes nothing
+    except ValueError as error:
+      raise ConfigError(f"config.data.{source}: {error}") from None
+    height, width = built_in.height, built_in.width
+    if crop is not None:
       _require(crop <= min(height, width),
                f"config.data.crop_size={crop} is larger than the synthetic frames "
-               f"({height}x{width}): lower it or raise config.data.synthetic.height/width.")
+               f"({height}x{width}): lower it or raise config.data.{source}.height/width.")
   eval_crop, resize = _get(config, "eval.crop_size"), _get(config, "eval.resize_short_side")
   if eval_crop and resize:
     _require(eval_crop <= resize,
@@ -205,8 +211,13 @@ def _check_files(config, mode: str) -> None:
       raise ConfigError(str(error)) from None
 
 
-def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_eval") -> None:
+def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_eval", *,
+                    derived_runs: bool = True) -> None:
   """Checks `config` for `mode` ('train', 'eval' or 'train_and_eval').
+
+  With `derived_runs`, the training runs the objective's experiment derives
+  from `config` (`jvrl.experiments.derived_configs`, e.g. TSP's initial
+  encoder, TAC and TSP runs) are checked as well.
 
   Raises:
     ConfigError: the first problem found, as one line naming the field.
@@ -219,6 +230,21 @@ def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_ev
   _check_devices(config, mode)
   _check_files(config, mode)
   _check_finetuning_run(config, mode)
+  if derived_runs:
+    _check_derived_runs(config, mode)
+
+
+def _check_derived_runs(config, mode: str) -> None:
+  """The training runs an experiment derives from this config (e.g. TSP's initial
+  encoder, TAC and TSP runs), each as a training run."""
+  from jvrl import experiments  # pylint: disable=g-import-not-at-top
+  if mode == "eval":
+    return
+  for name, derived in experiments.derived_configs(config).items():
+    try:
+      validate_config(derived, mode="train", derived_runs=False)
+    except ConfigError as error:
+      raise ConfigError(f"the experiment's {name!r} run is invalid: {error}") from None
 
 
 def _check_finetuning_run(config, mode: str) -> None:

@@ -69,7 +69,7 @@ def main(argv) -> None:
   from jvrl import config_validation  # pylint: disable=g-import-not-at-top
   from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
   from jvrl.data import sources  # pylint: disable=g-import-not-at-top
-  from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from jvrl import experiments  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
 
   config, workdir = _CONFIG.value, _WORKDIR.value
@@ -93,18 +93,13 @@ def main(argv) -> None:
     _exit(2, str(error))
   if jax.process_index() == 0:
     logging.info("Data: %s.", data)
-  variables, step = None, None
-  if _MODE.value in ("train", "train_and_eval"):
-    try:
-      state, variables = trainer.train(config, workdir)
-    except trainer.Preempted as preempted:
-      logging.warning("%s", preempted)
-      return
-    except (FloatingPointError, pipeline.CorruptRecordError) as error:
-      _exit(1, str(error))
-    step = int(jax.device_get(state.step))
-  if _MODE.value in ("eval", "train_and_eval"):
-    evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+  try:  # the objective's experiment: training then evaluation for most (jvrl.experiments)
+    experiments.run(config, workdir, _MODE.value)
+  except trainer.Preempted as preempted:
+    logging.warning("%s", preempted)
+    return
+  except (FloatingPointError, pipeline.CorruptRecordError) as error:
+    _exit(1, str(error))
 
 
 def _exit(status: int, message: str) -> None:

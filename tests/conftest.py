@@ -47,7 +47,9 @@ def _with_overrides(config, overrides: dict, cache_dir: str):
     for parent in parents:
       node = node[parent]
     node[leaf] = value
-  config.data.synthetic.cache_dir = cache_dir
+  for built_in in ("synthetic", "synthetic_untrimmed"):
+    if built_in in config.data:
+      config.data[built_in].cache_dir = cache_dir
   return config
 
 
@@ -127,3 +129,43 @@ def train_steps(config, batches):
     state, metrics = step(state, global_batch)
     losses.append(float(metrics["loss"]))
   return losses, state, text
+
+
+# The TSP comparison shrunk the same way: tiny untrimmed videos, model and steps.
+TINY_TSP_OVERRIDES = {
+    "data.synthetic_untrimmed.height": 32, "data.synthetic_untrimmed.width": 32,
+    "data.synthetic_untrimmed.num_frames_range": (40, 56),
+    "data.synthetic_untrimmed.segments_per_video": (1, 2),
+    "data.synthetic_untrimmed.segment_frames_range": (12, 20),
+    "data.synthetic_untrimmed.background_frames_range": (6, 12),
+    "data.synthetic_untrimmed.train_videos": 8, "data.synthetic_untrimmed.eval_train_videos": 8,
+    "data.synthetic_untrimmed.eval_test_videos": 4,
+    "data.synthetic_untrimmed.train_shards": 2, "data.synthetic_untrimmed.eval_train_shards": 1,
+    "data.synthetic_untrimmed.eval_test_shards": 1,
+    "data.clip_length": 4, "data.crop_size": 16, "data.shuffle_buffer": 16,
+    "model.width_multiplier": 0.0625, "model.conv_impl": "native",
+    "tsp.augment.resize_short_side": 16, "tsp.gvf_clip_stride": 8, "tsp.clips_per_segment": 2,
+    "tsp.initial.steps": 2, "tsp.initial.batch_size": 8, "tsp.initial.optimizer.warmup_steps": 1,
+    "train.batch_size": 8, "train.num_steps": 2, "train.log_every": 1, "train.checkpoint_every": 2,
+    "optimizer.warmup_steps": 1,
+    "eval.resize_short_side": 16, "eval.crop_size": 16, "eval.batch_size": 16,
+    "eval.localization.clip_stride": 8, "eval.localization.probe_steps": 20,
+    "eval.localization.head_steps": 10,
+}
+
+
+def make_tiny_tsp_config(cache_dir: str):
+  """`configs/tsp_synthetic.py` with TINY_TSP_OVERRIDES (and the tiny trimmed videos for
+  the initial encoder), caching under `cache_dir`."""
+  from configs import tsp_synthetic  # pylint: disable=g-import-not-at-top
+  config = tsp_synthetic.get_config()
+  for path, value in TINY_CVRL_OVERRIDES.items():
+    if path.startswith("data.synthetic."):
+      config.tsp.initial.synthetic[path.split(".")[-1]] = value
+  config.tsp.initial.synthetic.cache_dir = cache_dir
+  return _with_overrides(config, TINY_TSP_OVERRIDES, cache_dir)
+
+
+@pytest.fixture
+def tiny_tsp_config(synthetic_cache_dir):
+  return make_tiny_tsp_config(synthetic_cache_dir)

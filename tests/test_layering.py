@@ -1,5 +1,5 @@
-"""jvrl's dependencies point one way: main -> config_validation -> evaluation ->
-train -> objectives -> models / losses / text / data (../shared/STYLE.md).
+"""jvrl's dependencies point one way: main -> config_validation -> experiments ->
+evaluation -> train -> objectives -> models / losses / text / data (../shared/STYLE.md).
 
 Read from the source (imports inside functions count too), so a new import
 that points upwards, or an import circle, fails here instead of growing.
@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "jvrl"
 LAYERS = {
     "jvrl": 0, "jvrl.data": 0, "jvrl.models": 0, "jvrl.losses": 0, "jvrl.text": 1,
     "jvrl.objectives": 2, "jvrl.train": 3, "jvrl.evaluation": 4, "jvrl.tools": 4,
-    "jvrl.config_validation": 5, "jvrl.main": 6,
+    "jvrl.experiments": 5, "jvrl.config_validation": 6, "jvrl.main": 7, "jvrl.extract_features": 7,
 }
 
 

@@ -13,6 +13,7 @@ import math
 import numbers
 from typing import Optional, Sequence, Union
 
+from jvrl.data import decode
 from jvrl.data.sampling import check_seed
 from jvrl.data.tf_setup import tf
 
@@ -193,6 +194,19 @@ def random_resized_crop(
   box = sample_random_resized_crop_box(
       seed, hw[0], hw[1], area_range, aspect_ratio_range, max_attempts)
   return tf.image.resize(crop_clip(clip, box), [size, size], method="bilinear")
+
+
+def resize_crop_and_flip(clip: tf.Tensor, seed: tf.Tensor, resize_short_side: int,
+                         crop_size: int, flip_prob: float = 0.0) -> tf.Tensor:
+  """The classic video fine-tuning augmentation (PRP, TSP): resize the short side to
+  `resize_short_side`, one random `crop_size` window for all frames, then a
+  horizontal flip with probability `flip_prob`. [T, H, W, C] -> float32
+  [T, crop_size, crop_size, C] in the input's value range."""
+  if resize_short_side < crop_size:
+    raise ValueError(f"resize_short_side={resize_short_side} must be >= crop_size={crop_size}.")
+  crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(check_seed(seed), 2))
+  clip = random_crop(decode.resize_short_side(clip, resize_short_side), crop_seed, crop_size)
+  return random_flip_left_right(clip, flip_seed, flip_prob)
 
 
 # ---- flip, colour, grayscale, blur, solarize ------------------------------------

@@ -1,7 +1,10 @@
 """tf.data pipelines: parsed examples -> batches of numpy arrays for one process.
 
-Training: source -> repeat -> shuffle -> per-example seed -> objective's
-preprocess (sampling, decoding, augmentation) -> batch -> prefetch.
+Training: source -> repeat -> [objective's expansion of a video into its
+training units, e.g. TSP's segments] -> shuffle -> per-example seed ->
+objective's preprocess (sampling, decoding, augmentation) -> batch ->
+prefetch. An "example" below is a video, or a unit when the objective
+expands videos.
 Evaluation (shared by every objective): source -> evenly spaced clips x
 spatial crops per video -> batch, padded to a full batch with a `mask` so that
 no video is ever dropped.
@@ -33,6 +36,10 @@ from jvrl.data.tf_setup import tf
 # `jvrl.objectives.base.TrainPreprocessFn` names; defined here, below the
 # objectives, so that data never imports them).
 TrainPreprocessFn = Callable[[Mapping[str, Any], Any], dict]
+# parsed example -> tf.data.Dataset of training units (e.g. TSP: one video ->
+# its segments, each several times); the units then go through the
+# preprocess function instead of the videos (`Objective.expand_example`).
+ExpandExampleFn = Callable[[Mapping[str, Any]], Any]
 
 
 def _parallel_calls(data_config: ml_collections.ConfigDict) -> int:
@@ -49,6 +56,7 @@ def make_train_dataset(
     process_count: int = 1,
     start_example: int = 0,
     host_fields: bool = False,
+    expand_example: ExpandExampleFn | None = None,
 ) -> tf.data.Dataset:
   """Endless dataset of this process's training batches (dicts of tensors).
 
@@ -66,6 +74,10 @@ def make_train_dataset(
       every later example keeps its original seed, so a resumed run sees
       exactly the batches an uninterrupted one would.
 
+  `expand_example` (the objective's `expand_example`, or None): each video
+  becomes the units it returns, in order, before the shuffle; positions and
+  seeds then count units, so resume stays exact.
+
   With `host_fields=True` (the trainer's input), each batch also holds
   `HOST_FIELDS` (see `host_batches`); by default a batch holds exactly the
   objective's fields. With `config.data.on_corrupt_record='skip'`, an example
@@ -77,6 +89,8 @@ def make_train_dataset(
       seed=config.seed,
       process_index=process_index, process_count=process_count)
   examples = examples.repeat()
+  if expand_example is not None:
+    examples = examples.flat_map(expand_example)
   if config.data.shuffle_buffer > 1:
     examples = examples.shuffle(config.data.shuffle_buffer, seed=config.seed)
   seed_offset = tf.constant(process_index, tf.int64)

@@ -7,6 +7,10 @@
                          `SyntheticConfig` fields plus an optional `cache_dir`;
                          '' = $JVRL_CACHE_DIR or ~/.cache/jvrl), generated on
                          first use and cached.
+  'synthetic_untrimmed'  the built-in UNTRIMMED motion dataset with annotated
+                         action segments (`jvrl.data.synthetic_untrimmed`, for
+                         TSP), configured by `config.data.synthetic_untrimmed`
+                         the same way.
   'records'              SequenceExample TFRecords (`jvrl.data.records` layout)
                          matched by `config.data.train_files`,
                          `config.data.eval_train_files`,
@@ -40,6 +44,7 @@ import tensorflow_datasets as tfds
 
 from jvrl.data import records
 from jvrl.data import synthetic
+from jvrl.data import synthetic_untrimmed
 from jvrl.data.tf_setup import tf
 
 SPLITS = synthetic.SPLITS  # ("train", "eval_train", "eval_test")
@@ -77,22 +82,36 @@ def _check_split(split: str) -> None:
 
 def _source(data_config: Any) -> str:
   source = _field(data_config, "source", "synthetic")
-  if source not in ("synthetic", "records") and not source.startswith(TFDS_PREFIX):
-    raise ValueError(f"config.data.source must be 'synthetic', 'records' or "
+  if source not in (*BUILT_IN, "records") and not source.startswith(TFDS_PREFIX):
+    raise ValueError(f"config.data.source must be one of {list(BUILT_IN)}, 'records' or "
                      f"'tfds:NAME[/CONFIG]', got {source!r}.")
   return source
 
 
-def _synthetic_settings(data_config: Any) -> tuple[synthetic.SyntheticConfig, str | None]:
-  settings = _as_dict(_field(data_config, "synthetic", {}))
+# Built-in datasets: source name -> (config from dict, ensure (cfg, cache_dir) ->
+# {split: glob}, dataset directory (cfg, cache_dir) -> path).
+BUILT_IN = {
+    "synthetic": (synthetic.synthetic_config_from_dict, synthetic.ensure_synthetic_dataset,
+                  synthetic.dataset_dir),
+    "synthetic_untrimmed": (synthetic_untrimmed.untrimmed_config_from_dict,
+                            synthetic_untrimmed.ensure_untrimmed_synthetic_dataset,
+                            synthetic_untrimmed.dataset_dir),
+}
+
+
+def built_in_settings(data_config: Any) -> tuple[Any, str | None]:
+  """(the built-in dataset's config, its cache dir or None) of `config.data.<source>`;
+  no data is generated."""
+  source = _source(data_config)
+  settings = _as_dict(_field(data_config, source, {}))
   cache_dir = settings.pop("cache_dir", "") or None
-  return synthetic.synthetic_config_from_dict(settings), cache_dir
+  return BUILT_IN[source][0](settings), cache_dir
 
 
 def synthetic_split_globs(data_config: Any) -> dict[str, str]:
-  """Generates (once) the synthetic dataset of `config.data.synthetic`; split -> glob."""
-  cfg, cache_dir = _synthetic_settings(data_config)
-  return synthetic.ensure_synthetic_dataset(cfg, cache_dir)
+  """Generates (once) the built-in dataset of `config.data.<source>`; split -> glob."""
+  cfg, cache_dir = built_in_settings(data_config)
+  return BUILT_IN[_source(data_config)][1](cfg, cache_dir)
 
 
 def prepare_data_source(data_config: Any, splits: tuple[str, ...] = SPLITS) -> str:
@@ -109,12 +128,13 @@ def prepare_data_source(data_config: Any, splits: tuple[str, ...] = SPLITS) -> s
     ValueError: an unknown source, or a records pattern matching nothing.
   """
   source = _source(data_config)
-  if source == "synthetic":
-    cfg, cache_dir = _synthetic_settings(data_config)
-    synthetic.ensure_synthetic_dataset(cfg, cache_dir)
+  if source in BUILT_IN:
+    cfg, cache_dir = built_in_settings(data_config)
+    _, ensure, directory = BUILT_IN[source]
+    ensure(cfg, cache_dir)
     sizes = ", ".join(f"{cfg.num_videos(split)} {split}" for split in SPLITS)
-    return (f"the built-in synthetic dataset ({sizes} videos) in "
-            f"{synthetic.dataset_dir(cfg, cache_dir)}")
+    name = "synthetic dataset" if source == "synthetic" else "untrimmed synthetic dataset"
+    return f"the built-in {name} ({sizes} videos) in {directory(cfg, cache_dir)}"
   if source == "records":
     parts = []
     for split in splits:
@@ -127,7 +147,7 @@ def prepare_data_source(data_config: Any, splits: tuple[str, ...] = SPLITS) -> s
 
 
 def list_split_files(data_config: Any, split: str) -> list[str]:
-  """Sorted record files of `split` for the 'synthetic' and 'records' sources.
+  """Sorted record files of `split` for the built-in and 'records' sources.
 
   Args:
     data_config: `config.data`.
@@ -142,8 +162,8 @@ def list_split_files(data_config: Any, split: str) -> list[str]:
   """
   _check_split(split)
   source = _source(data_config)
-  if source == "synthetic":
-    patterns, field = synthetic_split_globs(data_config)[split], "config.data.synthetic"
+  if source in BUILT_IN:
+    patterns, field = synthetic_split_globs(data_config)[split], f"config.data.{source}"
   elif source == "records":
     field = f"config.data.{split}_files"
     patterns = _field(data_config, f"{split}_files", "")

@@ -143,15 +143,22 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
   if step is not None:
     results["step"] = int(step)
   log_info("Evaluation took %.1f s.", time.perf_counter() - start)
-
-  if jax.process_index() == 0:
-    eval_dir = os.path.join(workdir, "eval")
-    os.makedirs(eval_dir, exist_ok=True)
-    with open(os.path.join(eval_dir, "results.json"), "w") as f:
-      json.dump(results, f, indent=2, sort_keys=True)
-    writer = MetricsWriter(os.path.join(workdir, "tensorboard", "eval"))
-    writer.write_scalars(step or 0, {k: v for k, v in results.items() if k != "step"})
-    writer.close()
-    print("\nResults (" + os.path.join(eval_dir, "results.json") + "):\n"
-          + format_results_table(results), flush=True)
+  save_results(workdir, results, format_results_table(results), step)
   return results
+
+
+def save_results(workdir: str, results: Mapping[str, float], table: str,
+                 step: int | None = None) -> None:
+  """Writes WORKDIR/eval/results.json and TensorBoard scalars, prints `table` (process 0)."""
+  if jax.process_index() != 0:
+    return
+  eval_dir = os.path.join(workdir, "eval")
+  os.makedirs(eval_dir, exist_ok=True)
+  path = os.path.join(eval_dir, "results.json")
+  with open(path + ".tmp", "w") as f:
+    json.dump(dict(results), f, indent=2, sort_keys=True)
+  os.replace(path + ".tmp", path)
+  writer = MetricsWriter(os.path.join(workdir, "tensorboard", "eval"))
+  writer.write_scalars(step or 0, {k: v for k, v in results.items() if k != "step"})
+  writer.close()
+  print("\nResults (" + path + "):\n" + table, flush=True)

@@ -5,7 +5,7 @@ contract (float video in [0, 1] -> feature map [B, T', H', W', C]). Views of a
 video (evenly spaced clips x spatial crops) are encoded in one batched pass
 and their pooled features averaged.
 """
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import flax.linen as nn
 import jax
@@ -65,28 +65,39 @@ def make_encode_views_fn(encoder: nn.Module, mesh: Mesh, pooling: str = "avg"):
   return make_view_average_fn(encode_clips, mesh)
 
 
+def iterate_batch_features(
+    encode_fn, variables, batches: Iterable[Mapping[str, np.ndarray]], mesh: Mesh,
+    extra_fields: tuple[str, ...] = ("label",),
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+  """Runs `encode_fn` over eval batches; yields (features [n, D], {field: [n]}) per batch.
+
+  Padding rows (mask False) are dropped, so the rows are exactly the
+  examples this process read; `extra_fields` of the batch come along,
+  masked the same way. Single-process only for now (every batch is a full
+  global batch built from this process's data).
+  """
+  if jax.process_count() != 1:
+    raise NotImplementedError("Multi-host feature extraction is not supported yet.")
+  variables = jax.device_put(variables, sharding.replicated(mesh))
+  for batch in batches:
+    mask = np.asarray(batch["mask"], bool)
+    video = device_batches.make_global_batch({"video": batch["video"]}, mesh)["video"]
+    batch_features = np.asarray(jax.device_get(encode_fn(variables, video)))
+    yield batch_features[mask], {name: np.asarray(batch[name])[mask] for name in extra_fields}
+
+
 def extract_features(
     encode_fn, variables, batches: Iterable[Mapping[str, np.ndarray]], mesh: Mesh,
 ) -> tuple[np.ndarray, np.ndarray]:
   """Runs `encode_fn` over eval batches; returns (features [N, D], labels [N]).
 
   Padding rows (mask False) are dropped, so N is exactly the number of videos
-  this process read: no video is lost to batching.
-
-  Single-process only for now: every batch is a full global batch built from
-  this process's data (multi-host evaluation needs equal batch counts on all
-  processes; see the pod-scale issue).
+  this process read: no video is lost to batching (see `iterate_batch_features`).
   """
-  if jax.process_count() != 1:
-    raise NotImplementedError("Multi-host feature extraction is not supported yet.")
-  variables = jax.device_put(variables, sharding.replicated(mesh))
   features, labels = [], []
-  for batch in batches:
-    mask = np.asarray(batch["mask"], bool)
-    video = device_batches.make_global_batch({"video": batch["video"]}, mesh)["video"]
-    batch_features = np.asarray(jax.device_get(encode_fn(variables, video)))
-    features.append(batch_features[mask])
-    labels.append(np.asarray(batch["label"])[mask])
+  for batch_features, fields in iterate_batch_features(encode_fn, variables, batches, mesh):
+    features.append(batch_features)
+    labels.append(fields["label"])
   if not features:
     raise ValueError("The evaluation split is empty: no videos to extract features from.")
   return np.concatenate(features).astype(np.float32), np.concatenate(labels).astype(np.int64)

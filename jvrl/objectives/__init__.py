@@ -26,6 +26,7 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "prp": "jvrl.objectives.prp",
     "vatt": "jvrl.objectives.vatt",
     "combined": "jvrl.objectives.combined",
+    "tsp": "jvrl.objectives.tsp",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 

@@ -38,6 +38,10 @@ class Objective:
       views), used to report clips/s.
     rng_names: flax RNG streams `model` needs in training (e.g. 'dropout').
     encoder_name: name of the encoder submodule in `model`'s variables.
+    expand_example: optional; turns one parsed video into a tf.data.Dataset
+      of training units that `preprocess_train` receives instead of the video
+      (TSP: the video's segments, each `clips_per_segment` times). None: the
+      video itself is the unit.
   """
   name: str
   model: nn.Module
@@ -46,6 +50,7 @@ class Objective:
   clips_per_example: int = 1
   rng_names: tuple[str, ...] = ()
   encoder_name: str = "encoder"
+  expand_example: pipeline.ExpandExampleFn | None = None
 
 
 def require_section(config: Any, name: str) -> Any:

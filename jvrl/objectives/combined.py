@@ -113,6 +113,9 @@ def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
   members = {name: objectives.build_objective(config, name) for name in _weights(config)}
   weights = _weights(config)
   for name, member in members.items():
+    if member.expand_example is not None:
+      raise ValueError(f"Objective {name!r} cannot be combined: it trains on units of its own "
+                       "(e.g. TSP's segments), not on whole videos.")
     if member.encoder_name != "encoder" or not hasattr(member.model, "encoder"):
       raise ValueError(f"Objective {name!r} cannot be combined: its model must keep its "
                        "backbone in an attribute and submodule named 'encoder'.")

@@ -65,14 +65,8 @@ def _augmentation_fn(config: ml_collections.ConfigDict):
     if resize_to < crop_size:
       raise ValueError(f"config.supervised.resize_short_side={resize_to} must be >= "
                        f"config.data.crop_size={crop_size}.")
-
-    def crop_and_flip(clip: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-      crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-      clip = augment.random_crop(decode.resize_short_side(clip, resize_to), crop_seed,
-                                 crop_size)
-      return augment.random_flip_left_right(clip, flip_seed, flip_prob)
-
-    return crop_and_flip
+    return lambda clip, seed: augment.resize_crop_and_flip(clip, seed, resize_to, crop_size,
+                                                           flip_prob)
   raise ValueError(f"Unknown config.supervised.augmentation={mode!r}; known: {AUGMENTATIONS}.")
 
 

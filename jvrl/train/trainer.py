@@ -376,7 +376,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   dataset = pipeline.make_train_dataset(
       config, objective.preprocess_train, setup.local_batch_size,
       process_index=jax.process_index(), process_count=jax.process_count(),
-      start_example=position.next_example, host_fields=True)
+      start_example=position.next_example, host_fields=True,
+      expand_example=objective.expand_example)
   abstract_state, state_shardings = setup.abstract_state(dataset.element_spec)
   if latest is not None:
     try:
@@ -501,7 +502,8 @@ def restore_latest_state(config: ml_collections.ConfigDict, workdir: str) -> tup
           "--mode=train (or train_and_eval) first, or point --workdir at a trained run.")
     spec = pipeline.make_train_dataset(
         config, setup.objective.preprocess_train, setup.local_batch_size,
-        process_index=jax.process_index(), process_count=jax.process_count()).element_spec
+        process_index=jax.process_index(), process_count=jax.process_count(),
+        expand_example=setup.objective.expand_example).element_spec
     abstract_state, _ = setup.abstract_state(spec)
     state, _ = checkpointer.restore(abstract_state, step=step)
   finally:

@@ -1,6 +1,6 @@
 """Lists the videos of an input collection as `VideoEntry`s.
 
-Formats (`list_videos(..., fmt=...)`):
+Formats (`listing.list_videos(..., fmt=...)`):
 
   'folder'    ROOT/<class>/.../<video>: the class is the first sub-folder
               (files directly in ROOT are unlabelled). Every video goes to
@@ -348,58 +348,3 @@ def detect_format(input_path: str) -> str:
     header, _ = read_csv(input_path)
     return "kinetics" if "youtube_id" in header else "csv"
   raise ValueError(f"Input {input_path!r} does not exist.")
-
-
-def list_videos(input_path: str, *, fmt: str = "auto", split: str = "train",
-                split_file: str = "", split_number: int = 1,
-                video_root: str = "", annotations: str = "",
-                annotation_dir: str = "") -> VideoListing:
-  """Lists the videos of `input_path` in format `fmt` (see the module docstring).
-
-  Args:
-    input_path: a folder (folder, ucf101, hmdb51) or a CSV (csv, kinetics,
-      segments_csv); not used by activitynet and thumos14.
-    fmt: one of `FORMATS`.
-    split: split of every video for 'folder', and of CSV rows without a split.
-    split_file: the official split lists (ucf101, hmdb51).
-    split_number: which official split (1-3) when `split_file` is a folder.
-    video_root: where relative CSV paths / Kinetics clips are (default: the
-      CSV's folder); the folder of the ActivityNet / THUMOS14 videos.
-    annotations: ActivityNet's JSON (activitynet).
-    annotation_dir: THUMOS14's annotation folder(s), comma-separated
-      (thumos14).
-
-  Returns:
-    The `VideoListing`.
-  """
-  if fmt not in FORMATS:
-    raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}.")
-  for flag, value, owner in (("annotations", annotations, "activitynet"),
-                             ("annotation_dir", annotation_dir, "thumos14")):
-    if value and fmt == "auto":
-      fmt = owner
-    elif value and fmt != owner:
-      raise ValueError(f"--{flag} is read by --format={owner} only, not {fmt!r}.")
-  if fmt in UNTRIMMED_FORMATS:
-    # Imported here: `untrimmed` builds on this module.
-    from jvrl.data.prepare import untrimmed  # pylint: disable=g-import-not-at-top
-    return untrimmed.list_untrimmed(fmt, input_path=input_path, split=split,
-                                    video_root=video_root, annotations=annotations,
-                                    annotation_dir=annotation_dir)
-  if not input_path:
-    raise ValueError(f"format {fmt!r} needs --input (a folder or a CSV).")
-  if fmt == "auto":
-    fmt = detect_format(input_path)
-  if fmt in ("ucf101", "hmdb51"):
-    if not split_file:
-      raise ValueError(f"format {fmt!r} needs --split_file (the official split lists).")
-    if not os.path.isdir(input_path):
-      raise ValueError(f"For {fmt}, --input is the folder of videos; {input_path!r} is not a "
-                       "folder.")
-    lister = list_ucf101 if fmt == "ucf101" else list_hmdb51
-    return lister(input_path, split_file, split_number)
-  if fmt == "folder":
-    return list_folder(input_path, split)
-  if fmt == "csv":
-    return list_csv(input_path, split, video_root)
-  return list_kinetics(input_path, video_root, split)

@@ -298,7 +298,7 @@ def prepare_videos(
   """Writes the records, labels.txt, manifest.json and report.json of `listing`.
 
   Args:
-    listing: the videos (`inputs.list_videos`).
+    listing: the videos (`jvrl.data.prepare.listing.list_videos`).
     output_dir: OUT (created if needed; see the module docstring for reruns).
     options: decoding and encoding options.
     num_shards: shards per split; 0 = one per `shards.VIDEOS_PER_SHARD` videos.

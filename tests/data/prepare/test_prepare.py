@@ -18,6 +18,7 @@ from jvrl.data import records
 from jvrl.data import sources
 from jvrl.data.prepare import decode_video
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import listing as listing_lib
 from jvrl.data.prepare import prepare
 from jvrl.data.prepare import shards
 from jvrl.data.prepare import video_record
@@ -55,7 +56,7 @@ def video_folder(sample_videos, tmp_path_factory):
 def _prepare(folder, out, **kwargs):
   kwargs = {"options": OPTIONS, "num_shards": 3, "workers": 1, "show_progress": False,
             **kwargs}
-  return prepare.prepare_videos(inputs.list_videos(folder), str(out), **kwargs)
+  return prepare.prepare_videos(listing_lib.list_videos(folder), str(out), **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +269,7 @@ def test_csv_splits_share_labels_and_keep_clips_captions_and_problems(sample_vid
           "not_there.mp4,yak,,,,test"]
   csv_path = tmp_path / "videos.csv"
   csv_path.write_text("\n".join(rows) + "\n")
-  listing = inputs.list_videos(str(csv_path), video_root=root)
+  listing = listing_lib.list_videos(str(csv_path), video_root=root)
   out = str(tmp_path / "out")
   summary = prepare.prepare_videos(listing, out, options=OPTIONS, workers=1,
                                    show_progress=False)

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import listing as listing_lib
 
 
 def _touch(root, *names):
@@ -26,7 +27,7 @@ def _write(path, text):
 def test_folder_classes_unlabelled_ignored_and_hidden(tmp_path):
   _touch(tmp_path, "dog/b.MP4", "dog/a.avi", "cat/sub/c.webm", "loose.mkv", "notes.txt",
          ".hidden/x.mp4", "cat/.y.mp4")
-  listing = inputs.list_videos(str(tmp_path), split="eval_train")
+  listing = listing_lib.list_videos(str(tmp_path), split="eval_train")
   got = [(e.file, e.label, e.split) for e in listing.entries]
   assert got == [("cat/sub/c.webm", "cat", "eval_train"), ("dog/a.avi", "dog", "eval_train"),
                  ("dog/b.MP4", "dog", "eval_train"), ("loose.mkv", "", "eval_train")]
@@ -42,7 +43,7 @@ def test_csv_columns_relative_paths_and_missing(tmp_path):
                     "b.mp4,run,,1.5,3,test\n"
                     "\n"
                     "./gone.mp4,run,,,,\n")
-  listing = inputs.list_videos(csv_path, split="train", video_root=str(tmp_path / "videos"))
+  listing = listing_lib.list_videos(csv_path, split="train", video_root=str(tmp_path / "videos"))
   assert [(e.file, e.label, e.caption, e.start, e.end, e.split) for e in listing.entries] == [
       ("a.mp4", "jump", "a person jumps", None, None, "train"),
       ("b.mp4", "run", "", 1.5, 3.0, "test")]
@@ -51,7 +52,7 @@ def test_csv_columns_relative_paths_and_missing(tmp_path):
 
 def test_csv_path_only_defaults_to_the_csv_folder(tmp_path):
   _touch(tmp_path, "x/v.mp4")
-  listing = inputs.list_videos(_write(tmp_path / "l.csv", "path\nx/v.mp4\n"), split="train")
+  listing = listing_lib.list_videos(_write(tmp_path / "l.csv", "path\nx/v.mp4\n"), split="train")
   assert [(e.file, e.label) for e in listing.entries] == [("x/v.mp4", "")]
 
 
@@ -63,7 +64,7 @@ def test_csv_path_only_defaults_to_the_csv_folder(tmp_path):
 ])
 def test_csv_errors_name_the_problem(tmp_path, text, message):
   with pytest.raises(ValueError, match=message):
-    inputs.list_videos(_write(tmp_path / "bad.csv", text))
+    listing_lib.list_videos(_write(tmp_path / "bad.csv", text))
 
 
 def _ucf_tree(tmp_path):
@@ -81,7 +82,7 @@ def _ucf_tree(tmp_path):
 
 def test_ucf101_split_folder_uses_classind_order(tmp_path):
   root, splits = _ucf_tree(tmp_path)
-  listing = inputs.list_videos(str(root), fmt="ucf101", split_file=str(splits))
+  listing = listing_lib.list_videos(str(root), fmt="ucf101", split_file=str(splits))
   assert [(e.file, e.label, e.split) for e in listing.entries] == [
       ("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi", "ApplyEyeMakeup", "train"),
       ("JumpingJack/v_JumpingJack_g08_c01.avi", "JumpingJack", "train"),
@@ -93,13 +94,13 @@ def test_ucf101_split_folder_uses_classind_order(tmp_path):
 
 def test_ucf101_single_list_file_and_errors(tmp_path):
   root, splits = _ucf_tree(tmp_path)
-  listing = inputs.list_videos(str(root), fmt="ucf101",
+  listing = listing_lib.list_videos(str(root), fmt="ucf101",
                                split_file=str(splits / "testlist01.txt"))
   assert {e.split for e in listing.entries + listing.missing} == {"test"}
   with pytest.raises(ValueError, match="split_file"):
-    inputs.list_videos(str(root), fmt="ucf101")
+    listing_lib.list_videos(str(root), fmt="ucf101")
   with pytest.raises(ValueError, match="trainlist02"):
-    inputs.list_videos(str(root), fmt="ucf101", split_file=str(splits), split_number=2)
+    listing_lib.list_videos(str(root), fmt="ucf101", split_file=str(splits), split_number=2)
 
 
 def test_hmdb51_ids_map_to_train_test_and_unused(tmp_path):
@@ -109,7 +110,7 @@ def test_hmdb51_ids_map_to_train_test_and_unused(tmp_path):
   _write(splits / "brush_hair_test_split1.txt", "a.avi 1 \nb.avi 2 \nc.avi 0 \n")
   _write(splits / "brush_hair_test_split2.txt", "a.avi 2 \n")
   _write(splits / "sit_test_split1.txt", "d.avi 1 \ne.avi 2 \n")
-  listing = inputs.list_videos(str(root), fmt="hmdb51", split_file=str(splits))
+  listing = listing_lib.list_videos(str(root), fmt="hmdb51", split_file=str(splits))
   assert [(e.file, e.label, e.split) for e in listing.entries] == [
       ("brush_hair/a.avi", "brush_hair", "train"), ("brush_hair/b.avi", "brush_hair", "test"),
       ("sit/d.avi", "sit", "train")]
@@ -124,7 +125,7 @@ def test_kinetics_finds_clips_or_full_videos(tmp_path):
                     "abseiling,abc,10,20,train,0\n"
                     '"passing American football (in game)",def,3,13,val,0\n'
                     "abseiling,gone,0,10,train,0\n")
-  listing = inputs.list_videos(csv_path, video_root=str(root))
+  listing = listing_lib.list_videos(csv_path, video_root=str(root))
   assert [(e.file, e.label, e.split, e.start, e.end) for e in listing.entries] == [
       ("abseiling/abc_000010_000020.mp4", "abseiling", "train", None, None),
       ("def.mkv", "passing American football (in game)", "val", 3.0, 13.0)]
@@ -139,4 +140,4 @@ def test_auto_detection_and_unknown_format(tmp_path):
   with pytest.raises(ValueError, match="does not exist"):
     inputs.detect_format(str(tmp_path / "nothing"))
   with pytest.raises(ValueError, match="format must be"):
-    inputs.list_videos(str(tmp_path), fmt="youtube")
+    listing_lib.list_videos(str(tmp_path), fmt="youtube")

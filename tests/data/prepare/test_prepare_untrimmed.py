@@ -8,6 +8,7 @@ import os
 import pytest
 
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import listing as listing_lib
 from jvrl.data.prepare import segments
 
 Seg = segments.AnnotatedSegment
@@ -50,7 +51,7 @@ def _activitynet_json(path, taxonomy=True):
 
 def test_activitynet_finds_both_file_names_maps_subsets_and_uses_taxonomy_leaves(tmp_path):
   _touch(tmp_path / "videos", "a/v_abc.mp4", "-dash.webm", "secret.mkv", "v_other.mp4")
-  listing = inputs.list_videos("", fmt="activitynet", annotations=_activitynet_json(
+  listing = listing_lib.list_videos("", fmt="activitynet", annotations=_activitynet_json(
       tmp_path / "anet.json"), video_root=str(tmp_path / "videos"))
   got = {e.file: (e.split, e.segments, e.annotated_seconds) for e in listing.entries}
   assert got == {
@@ -64,7 +65,7 @@ def test_activitynet_finds_both_file_names_maps_subsets_and_uses_taxonomy_leaves
 
 
 def test_activitynet_without_taxonomy_sorts_the_labels_seen(tmp_path):
-  listing = inputs.list_videos("", fmt="activitynet", annotations=_activitynet_json(
+  listing = listing_lib.list_videos("", fmt="activitynet", annotations=_activitynet_json(
       tmp_path / "anet.json", taxonomy=False), video_root=str(tmp_path))
   assert listing.label_order is None and len(listing.missing) == 4
 
@@ -80,7 +81,7 @@ def test_activitynet_without_taxonomy_sorts_the_labels_seen(tmp_path):
 def test_activitynet_errors_name_the_video(tmp_path, database, message):
   path = _write(tmp_path / "bad.json", json.dumps({"database": database}))
   with pytest.raises(ValueError, match=message):
-    inputs.list_videos("", fmt="activitynet", annotations=path, video_root=str(tmp_path))
+    listing_lib.list_videos("", fmt="activitynet", annotations=path, video_root=str(tmp_path))
 
 
 def _thumos_tree(tmp_path):
@@ -102,7 +103,7 @@ def _thumos_tree(tmp_path):
 
 def test_thumos14_merges_classes_per_video_and_reports_ambiguous_lines(tmp_path):
   videos, val, _ = _thumos_tree(tmp_path)
-  listing = inputs.list_videos("", fmt="thumos14", annotation_dir=str(val),
+  listing = listing_lib.list_videos("", fmt="thumos14", annotation_dir=str(val),
                                video_root=str(videos))
   assert [(e.file, e.split, e.segments) for e in listing.entries] == [
       ("val/video_validation_0000051.mp4", "validation",
@@ -121,7 +122,7 @@ def test_thumos14_merges_classes_per_video_and_reports_ambiguous_lines(tmp_path)
 
 def test_thumos14_lists_the_videos_of_every_annotated_split(tmp_path):
   videos, val, test = _thumos_tree(tmp_path)
-  listing = inputs.list_videos("", fmt="thumos14", annotation_dir=f"{val}, {test}",
+  listing = listing_lib.list_videos("", fmt="thumos14", annotation_dir=f"{val}, {test}",
                                video_root=str(videos))
   assert [(e.file, e.split, e.segments) for e in listing.entries if e.split == "test"] == [
       ("test/video_test_0000004.mp4", "test", ())]
@@ -137,7 +138,7 @@ def test_thumos14_errors(tmp_path, files, message):
   for name, text in files.items():
     _write(tmp_path / "ann" / name, text)
   with pytest.raises(ValueError, match=message):
-    inputs.list_videos("", fmt="thumos14", annotation_dir=str(tmp_path / "ann"),
+    listing_lib.list_videos("", fmt="thumos14", annotation_dir=str(tmp_path / "ann"),
                        video_root=str(tmp_path))
 
 
@@ -150,7 +151,7 @@ def test_segments_csv_rows_of_one_video_make_one_entry(tmp_path):
                     "long.mp4,jump,1.5,3,validation\n"
                     "other.mp4,run,2,2,\n"
                     "gone.mp4,run,0,1,train\n")
-  listing = inputs.list_videos(csv_path, fmt="segments_csv", split="train",
+  listing = listing_lib.list_videos(csv_path, fmt="segments_csv", split="train",
                                video_root=str(tmp_path / "videos"))
   assert [(e.file, e.split, e.segments, e.start, e.end) for e in listing.entries] == [
       ("long.mp4", "train", (Seg(1.5, 3.0, "jump"), Seg(0.0, 1.0, "run")), None, None),
@@ -162,12 +163,12 @@ def test_segments_csv_rows_of_one_video_make_one_entry(tmp_path):
 def test_segments_csv_is_never_auto_detected_and_checks_its_columns(tmp_path):
   _touch(tmp_path, "v.mp4")
   csv_path = _write(tmp_path / "s.csv", "path,label,start,end\nv.mp4,run,0,1\n")
-  trimmed = inputs.list_videos(csv_path)  # The 'csv' format: start,end trim a clip.
+  trimmed = listing_lib.list_videos(csv_path)  # The 'csv' format: start,end trim a clip.
   assert [(e.start, e.end, e.segments) for e in trimmed.entries] == [(0.0, 1.0, None)]
   for text, message in (("path,label\nv.mp4,run\n", "path,label,start,end"),
                         ("path,label,start,end\nv.mp4,,0,1\n", "class label")):
     with pytest.raises(ValueError, match=message):
-      inputs.list_videos(_write(tmp_path / "bad.csv", text), fmt="segments_csv")
+      listing_lib.list_videos(_write(tmp_path / "bad.csv", text), fmt="segments_csv")
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -181,4 +182,4 @@ def test_segments_csv_is_never_auto_detected_and_checks_its_columns(tmp_path):
 ])
 def test_missing_flags_are_named(kwargs, message):
   with pytest.raises(ValueError, match=message):
-    inputs.list_videos("", **kwargs)
+    listing_lib.list_videos("", **kwargs)

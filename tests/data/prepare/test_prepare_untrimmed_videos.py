@@ -18,6 +18,7 @@ import pytest
 from jvrl.data import records
 from jvrl.data.prepare import decode_video
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import listing as listing_lib
 from jvrl.data.prepare import prepare
 from jvrl.data.prepare import video_record
 from jvrl.data.tf_setup import tf
@@ -78,7 +79,7 @@ def _prepare(listing, out, **kwargs):
 @pytest.fixture(scope="module")
 def prepared(video_root, annotations, tmp_path_factory):
   out = tmp_path_factory.mktemp("anet_out")
-  listing = inputs.list_videos("", fmt="activitynet", annotations=annotations,
+  listing = listing_lib.list_videos("", fmt="activitynet", annotations=annotations,
                                video_root=str(video_root))
   return _prepare(listing, out), str(out)
 
@@ -175,7 +176,7 @@ def test_summary_counts_segments_and_suggests_the_tsp_command(prepared):
 
 def test_unannotated_write_keeps_testing_videos_as_background(video_root, annotations,
                                                               tmp_path):
-  listing = inputs.list_videos("", fmt="activitynet", annotations=annotations,
+  listing = listing_lib.list_videos("", fmt="activitynet", annotations=annotations,
                                video_root=str(video_root))
   summary = _prepare(listing, tmp_path / "out", unannotated="write")
   test = _read_records(str(tmp_path / "out" / "test-*.tfrecord"))
@@ -197,7 +198,7 @@ def test_segments_csv_one_record_per_video_and_labels_file(video_root, tmp_path)
                       "def.mkv,jump,3.5,4.75,train\n"  # Clipped to the 4 s video.
                       "v_abc.mp4,jump,2,1.5,train\n"   # Negative length: dropped.
                       "nothere.mp4,run,0,1,train\n")
-  listing = inputs.list_videos(str(csv_path), fmt="segments_csv", video_root=str(video_root))
+  listing = listing_lib.list_videos(str(csv_path), fmt="segments_csv", video_root=str(video_root))
   summary = _prepare(listing, tmp_path / "out", label_order=["jump", "run"])
   train = _read_records(str(tmp_path / "out" / "train-*.tfrecord"))
   assert sorted(train) == ["def.mkv", "v_abc.mp4"]  # One record per video, not per row.
