@@ -15,7 +15,9 @@ Multi-host (one command per process, same --workdir on a shared filesystem):
 Exit status: 0 when done, and also when SIGTERM/SIGINT stopped training after
 writing a checkpoint (rerun the same command to resume); 1 for a non-finite
 loss or a corrupt record (the message says which step or file); 2 for an
-invalid config or flag (the message says what to change).
+invalid config or flag (the message says what to change), and for a GPU or TPU
+that JAX does not use (the message names the install extra; --allow_cpu_fallback
+trains on the CPU anyway).
 """
 import logging as std_logging
 import os
@@ -44,6 +46,10 @@ _COORDINATOR = flags.DEFINE_string(
     "and --process_id).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number of processes.")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
+_ALLOW_CPU_FALLBACK = flags.DEFINE_bool(
+    "allow_cpu_fallback", False,
+    "Train on the CPU even though this machine has a GPU or TPU that JAX does not use "
+    "(without it, that is an error naming the install extra).")
 
 
 class _OnlyJvrlInfo(std_logging.Filter):
@@ -66,6 +72,12 @@ def main(argv) -> None:
   except ValueError as error:
     _exit(2, str(error))
   import jax  # pylint: disable=g-import-not-at-top
+  from jvrl.train import accelerators  # pylint: disable=g-import-not-at-top
+  unused = accelerators.check_this_machine(jax.default_backend())
+  if unused and not _ALLOW_CPU_FALLBACK.value:
+    _exit(2, unused.error_line())
+  if unused:
+    logging.warning("%s", unused.warning_line())
   from jvrl import config_validation  # pylint: disable=g-import-not-at-top
   from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
   from jvrl.data import sources  # pylint: disable=g-import-not-at-top
@@ -82,9 +94,9 @@ def main(argv) -> None:
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))
   if jax.process_index() == 0:
-    logging.info("jvrl %s, workdir %s, mode %s, %d process(es), %d device(s): %s",
+    logging.info("jvrl %s, workdir %s, mode %s, %d process(es), platform %s, %d device(s): %s",
                  jvrl.__version__, workdir, _MODE.value, jax.process_count(),
-                 jax.device_count(), jax.devices()[0].device_kind)
+                 jax.default_backend(), jax.device_count(), jax.devices()[0].device_kind)
   splits = (("train",) if _MODE.value != "eval" else ()) + (
       ("eval_train", "eval_test") if _MODE.value != "train" else ())
   try:  # the run's first step: make the data readable (generates the built-in set once)
