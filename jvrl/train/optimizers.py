@@ -7,8 +7,10 @@ rejected so a typo ('weight_decy') cannot silently fall back to a default.
 
 Schedule: linear warmup from 0 to the peak over `warmup_steps`, then
 'cosine' (half period, down to `end_learning_rate` at `total_steps`),
-'linear' (straight line to `end_learning_rate`) or 'constant' (stays at the
-peak). With `lr_batch_scaling > 0` the peak is
+'linear' (straight line to `end_learning_rate`), 'constant' (stays at the
+peak) or 'step' (multiplied by `decay_factor` at each step in
+`decay_boundaries`, e.g. TSP's x0.01 at epochs 4 and 6: PyTorch's
+WarmupMultiStepLR). With `lr_batch_scaling > 0` the peak is
 `learning_rate * global_batch_size / lr_batch_scaling` (SimCLR / CVRL).
 
 Weight decay touches only conv / dense kernels (leaves named 'kernel'), never
@@ -24,7 +26,8 @@ optimiser, following each method's reference code:
 
 Per-parameter learning-rate multipliers (`lr_multipliers`): (regex, factor)
 pairs matched with `re.search` against '/'-joined parameter names, first match
-wins (e.g. `((r"rate_head/classifier/", 10.0),)`: PRP's classifier at 10x).
+wins (e.g. `((r"rate_head/classifier/", 10.0),)`: PRP's classifier at 10x;
+factor 0 freezes a parameter, e.g. TSP's stem).
 The final update of a matching parameter is multiplied by the factor, which is
 exactly a per-parameter-group learning rate for all three optimisers (their
 momentum / Adam statistics do not depend on the learning rate; the coupled or
@@ -50,7 +53,7 @@ import jax.numpy as jnp
 import optax
 
 OPTIMIZER_NAMES = ("sgd", "lars", "adamw")
-SCHEDULE_NAMES = ("cosine", "constant", "linear")
+SCHEDULE_NAMES = ("cosine", "constant", "linear", "step")
 
 # Keys `config.optimizer` must set: no default could be right for them.
 REQUIRED_KEYS = ("name", "learning_rate")
@@ -71,6 +74,8 @@ OPTIMIZER_DEFAULTS: Mapping[str, Any] = types.MappingProxyType({
     "lars_eps": 0.0,
     "grad_clip_norm": 0.0,
     "lr_multipliers": (),
+    "decay_boundaries": (),
+    "decay_factor": 0.1,
     "plateau_factor": 0.0,
     "plateau_patience": 10,
     "plateau_accumulation_steps": 1,
@@ -109,6 +114,17 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
     if not 0 <= settings[key] < 1:
       raise ValueError(f"config.optimizer.{key} must be in [0, 1), got {settings[key]}.")
   settings["lr_multipliers"] = _check_lr_multipliers(settings["lr_multipliers"])
+  boundaries = tuple(settings["decay_boundaries"] or ())
+  if any(not isinstance(b, int) or b < 1 for b in boundaries) or list(boundaries) != sorted(
+      boundaries):
+    raise ValueError("config.optimizer.decay_boundaries must be increasing positive step "
+                     f"numbers, got {boundaries}.")
+  settings["decay_boundaries"] = boundaries
+  if not settings["decay_factor"] > 0:
+    raise ValueError(f"config.optimizer.decay_factor must be > 0, got {settings['decay_factor']}.")
+  if settings["schedule"] == "step" and not boundaries:
+    raise ValueError("config.optimizer.schedule='step' needs config.optimizer.decay_boundaries "
+                     "(the steps where the learning rate is multiplied by decay_factor).")
   if not 0 <= settings["plateau_factor"] < 1:
     raise ValueError("config.optimizer.plateau_factor must be in [0, 1) (0 = off), got "
                      f"{settings['plateau_factor']}.")
@@ -122,7 +138,7 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_lr_multipliers(pairs: Any) -> tuple[tuple[str, float], ...]:
-  """`lr_multipliers` as ((compiled-checked regex, factor > 0), ...)."""
+  """`lr_multipliers` as ((compiled-checked regex, factor >= 0), ...)."""
   checked = []
   for pair in pairs or ():
     if len(pair) != 2:
@@ -133,9 +149,9 @@ def _check_lr_multipliers(pairs: Any) -> tuple[tuple[str, float], ...]:
       re.compile(pattern)
     except (re.error, TypeError) as e:
       raise ValueError(f"config.optimizer.lr_multipliers: bad regex {pattern!r}: {e}") from e
-    if not factor > 0:
-      raise ValueError(f"config.optimizer.lr_multipliers: factor for {pattern!r} must be > 0, "
-                       f"got {factor}.")
+    if not factor >= 0:
+      raise ValueError(f"config.optimizer.lr_multipliers: factor for {pattern!r} must be >= 0 "
+                       f"(0 freezes), got {factor}.")
     checked.append((str(pattern), float(factor)))
   return tuple(checked)
 
@@ -190,6 +206,9 @@ def make_learning_rate_schedule(
       decayed_lr = end + (peak - end) * 0.5 * (1.0 + jnp.cos(math.pi * progress))
     elif schedule_name == "linear":
       decayed_lr = end + (peak - end) * (1.0 - progress)
+    elif schedule_name == "step":
+      passed = sum((step >= b).astype(jnp.float32) for b in settings["decay_boundaries"])
+      decayed_lr = peak * jnp.power(float(settings["decay_factor"]), passed)
     else:  # 'constant'
       decayed_lr = jnp.full_like(progress, peak)
     return jnp.where(step < warmup_steps, warmup_lr, decayed_lr)

@@ -204,7 +204,7 @@ def test_plain_dict_config_and_defaults():
 
 @pytest.mark.parametrize("overrides,message", [
     (dict(name="rmsprop"), "sgd"),
-    (dict(schedule="step"), "cosine"),
+    (dict(schedule="exponential"), "cosine"),
     (dict(weight_decy=1e-4), "weight_decy"),
     (dict(learning_rate=-1.0), "learning_rate"),
     (dict(warmup_steps=2000), "warmup_steps"),
@@ -254,6 +254,37 @@ def test_lr_multipliers_scale_matching_updates_exactly(name):
                                  10.0 * updates_a["rate_head"]["classifier"][leaf], rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_a_zero_multiplier_freezes_parameters(name):
+  """TSP's frozen stem: factor 0 leaves those parameters exactly where they are."""
+  params = _two_layer_params()
+  config = _opt_config(name=name, warmup_steps=0, learning_rate=0.1, lr_batch_scaling=0,
+                       schedule="constant", weight_decay=0.01,
+                       lr_multipliers=((r"^encoder/", 0.0),))
+  optimizer = optimizers.make_optimizer(config, 10, 8)
+  state = optimizer.init(params)
+  grads = jax.tree.map(jnp.ones_like, params)
+  for _ in range(2):
+    updates, state = optimizer.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+  np.testing.assert_array_equal(params["encoder"]["conv"]["kernel"], np.ones((2, 2)))
+  assert np.all(np.asarray(params["rate_head"]["classifier"]["kernel"]) != 1.0)
+
+
+def test_step_schedule_multiplies_at_each_boundary_after_warmup():
+  """TSP's WarmupMultiStepLR: linear warmup, then x decay_factor at each boundary."""
+  config = _opt_config(learning_rate=1.0, lr_batch_scaling=0, warmup_steps=10, schedule="step",
+                       decay_boundaries=(40, 60), decay_factor=0.01)
+  schedule = optimizers.make_learning_rate_schedule(config, total_steps=80, global_batch_size=8)
+  got = np.asarray(jax.jit(schedule)(np.array([0, 5, 10, 39, 40, 59, 60, 79])))
+  np.testing.assert_allclose(got, [0, 0.5, 1, 1, 0.01, 0.01, 1e-4, 1e-4], rtol=1e-5)
+  with pytest.raises(ValueError, match="decay_boundaries"):
+    optimizers.make_learning_rate_schedule(_opt_config(schedule="step"), 80, 8)
+  with pytest.raises(ValueError, match="increasing"):
+    optimizers.make_learning_rate_schedule(
+        _opt_config(schedule="step", decay_boundaries=(60, 40)), 80, 8)
+
+
 def test_lr_multiplier_tree_first_match_wins():
   tree = optimizers.lr_multiplier_tree(
       _two_layer_params(), ((r"classifier/bias", 3.0), (r"classifier", 10.0), (r"^enc", 0.5)))
@@ -262,7 +293,7 @@ def test_lr_multiplier_tree_first_match_wins():
 
 
 @pytest.mark.parametrize("multipliers, message", [
-    ((("(", 2.0),), "regex"), ((("a", 0.0),), "factor"), ((("a",),), "pairs")])
+    ((("(", 2.0),), "regex"), ((("a", -1.0),), "factor"), ((("a",),), "pairs")])
 def test_bad_lr_multipliers_raise(multipliers, message):
   with pytest.raises(ValueError, match=message):
     optimizers.make_optimizer(_opt_config(lr_multipliers=multipliers), 1000, 256)
