@@ -100,11 +100,13 @@ def get_config() -> ml_collections.ConfigDict:
   )
 
   # ---- Training of TAC and TSP (each from the initial encoder) ---------------------
+  # 300 steps: TSP and TAC tie (fg/bg AUC 0.734 vs 0.728); 1000 steps: TSP pulls ahead
+  # (README, "TSP"). TSP's region loss needs the longer run to leave chance.
   config.train = dict(
-      batch_size=32, num_steps=300, log_every=50, checkpoint_every=100,
+      batch_size=32, num_steps=1000, log_every=100, checkpoint_every=250,
       keep_checkpoints=2, skip_nonfinite=False, preemption_sync_every=10,
   )
-  config.optimizer = dict(name="adamw", learning_rate=0.001, warmup_steps=30,
+  config.optimizer = dict(name="adamw", learning_rate=0.001, warmup_steps=50,
                           schedule="cosine", weight_decay=1e-4)
 
   # ---- Devices -----------------------------------------------------------------

@@ -32,6 +32,7 @@ import ml_collections
 
 from jvrl import models
 from jvrl.data import feature_files
+from jvrl.data import sources
 from jvrl.evaluation import clip_features
 from jvrl.evaluation import evaluate
 from jvrl.evaluation import untrimmed
@@ -121,9 +122,11 @@ def initial_encoder_variables(config: ml_collections.ConfigDict, workdir: str, *
     return variables
   run_dir = os.path.join(workdir, INITIAL_SUBDIR)
   if train:
-    log_info("Initial encoder: supervised training on the built-in trimmed synthetic videos "
-             "in %s (set config.tsp.initial_encoder to start from your own).", run_dir)
-    _, variables = trainer.train(initial_config(config), run_dir)
+    derived = initial_config(config)
+    log_info("Initial encoder: supervised training on %s in %s (set "
+             "config.tsp.initial_encoder to start from your own).",
+             sources.prepare_data_source(derived.data, ("train",)), run_dir)
+    _, variables = trainer.train(derived, run_dir)
     return variables
   _, variables = checkpointing.load_encoder(os.path.join(run_dir, trainer.EXPORT_SUBDIR))
   return variables
