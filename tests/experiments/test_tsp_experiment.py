@@ -12,6 +12,7 @@ from conftest import TINY_CVRL_OVERRIDES, TINY_TSP_OVERRIDES, make_tiny_tsp_conf
 from jvrl import config_validation
 from jvrl import models
 from jvrl.data import feature_files
+from jvrl.data import sources
 from jvrl.evaluation import clip_features
 from jvrl.experiments import tsp
 from jvrl.train import checkpointing
@@ -68,10 +69,16 @@ def test_tsp_comparison_end_to_end(tmp_path, synthetic_cache_dir):
   first = next(videos)
   np.testing.assert_allclose(gvfs[first.key], first.features.max(axis=0), rtol=1e-5, atol=1e-6)
 
-  # Evaluation alone reuses the trained encoders and gives the same numbers.
+  # Evaluation alone reuses the trained encoders and gives the same numbers, also when the
+  # same videos are read as a user's records (the same command, files instead of the
+  # built-in source).
+  globs = sources.synthetic_split_globs(config.data)
   os.remove(os.path.join(workdir, "eval", "results.json"))
-  result = run_main(workdir, synthetic_cache_dir, "--mode=eval")
+  result = run_main(workdir, synthetic_cache_dir, "--mode=eval", "--config.data.source=records",
+                    f"--config.data.eval_train_files={globs['eval_train']}",
+                    f"--config.data.eval_test_files={globs['eval_test']}")
   assert result.returncode == 0, result.stderr[-3000:]
+  assert "Data: records (eval_train: 1 file(s)" in result.stderr
   with open(os.path.join(workdir, "eval", "results.json")) as f:
     again = json.load(f)
   assert again == pytest.approx(results, abs=1e-6, nan_ok=True)
