@@ -18,6 +18,10 @@ INSTALL_REQUIRES = [
     "absl-py",
 ]
 
+# jvrl.tools.convert_torchvision reads .safetensors state dicts with this (no
+# torch needed); .pth files need torch, which jvrl never requires.
+WEIGHTS_EXTRA = ["safetensors>=0.4"]
+
 setuptools.setup(
     name="jvrl",
     version="0.1.0",
@@ -26,7 +30,9 @@ setuptools.setup(
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist"],
+        # The tests cover the .safetensors route of jvrl.tools.convert_torchvision too.
+        "test": ["pytest>=8", "pytest-xdist", *WEIGHTS_EXTRA],
         "data": ["av>=12", "pillow>=10"],  # data/prepare_videos.py: decoding, JPEG
+        "weights": WEIGHTS_EXTRA,
     },
 )
