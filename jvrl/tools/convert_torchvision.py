@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app
 from absl import flags
+from absl import logging
 
 from jvrl import models
 from jvrl.train import checkpointing
@@ -208,6 +209,8 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     ConversionError: an unknown suffix, or the package the suffix needs is
       not installed (one line naming the `pip install` and the alternative).
   """
+  if not os.path.isfile(path):
+    raise ConversionError(f"{path}: no such file.")
   suffix = os.path.splitext(path)[1]
   if suffix == ".safetensors":
     try:
@@ -269,6 +272,7 @@ _KEEP_CLASSIFIER = flags.DEFINE_bool(
 def main(argv) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.WARNING)  # orbax's INFO lines would bury the summary
   try:
     kwargs = convert_file(_MODEL.value, _INPUT.value, _OUTPUT.value,
                           keep_classifier=_KEEP_CLASSIFIER.value)
