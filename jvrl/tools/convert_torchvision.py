@@ -201,6 +201,11 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray], model_name: str, *,
   return kwargs, variables
 
 
+def _first_line(error: Exception) -> str:
+  lines = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
   """A state dict file as key -> numpy array: `.safetensors` (no torch needed) or
   `.pth` / `.pt` (needs torch).
@@ -222,7 +227,8 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     try:
       return dict(safetensors_numpy.load_file(path))
     except Exception as error:  # pylint: disable=broad-except  (the library's own errors)
-      raise ConversionError(f"{path} is not a readable .safetensors file: {error}") from None
+      raise ConversionError(f"{path} is not a readable .safetensors file: "
+                            f"{_first_line(error)}") from None
   if suffix in (".pth", ".pt"):
     try:
       import torch  # pylint: disable=g-import-not-at-top
@@ -234,7 +240,7 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     try:
       loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # pylint: disable=broad-except  (pickle / zip errors)
-      raise ConversionError(f"torch.load could not read {path}: {error}") from None
+      raise ConversionError(f"torch.load could not read {path}: {_first_line(error)}") from None
     if not isinstance(loaded, Mapping):
       raise ConversionError(f"{path} holds a {type(loaded).__name__}, not a state dict.")
     not_tensors = sorted(key for key, value in loaded.items() if not torch.is_tensor(value))
