@@ -34,6 +34,10 @@ ACCELERATOR_EXTRAS = {
     "tpu": ["jax[tpu]"],
 }
 
+# jvrl.tools.convert_torchvision reads .safetensors state dicts with this (no
+# torch needed); .pth files need torch, which jvrl never requires.
+WEIGHTS_EXTRA = ["safetensors>=0.4"]
+
 setuptools.setup(
     name="jvrl",
     version="0.1.0",
@@ -43,9 +47,11 @@ setuptools.setup(
     install_requires=INSTALL_REQUIRES,
     extras_require={
         **ACCELERATOR_EXTRAS,
-        "test": ["pytest>=8", "pytest-xdist"],
+        # The tests cover the .safetensors route of jvrl.tools.convert_torchvision too.
+        "test": ["pytest>=8", "pytest-xdist", *WEIGHTS_EXTRA],
         # data/prepare_videos.py: decoding, JPEG. PyAV 19 dropped av.open(metadata_errors=)
         # (jvrl/data/prepare/decode_video.py), and pip gives it to Python >= 3.12.
         "data": ["av>=12,<19", "pillow>=10"],
+        "weights": WEIGHTS_EXTRA,
     },
 )

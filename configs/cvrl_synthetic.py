@@ -34,6 +34,11 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   config.objective = "cvrl"
+  # An exported encoder (a run's DIR/export/encoder, or torchvision's Kinetics
+  # weights converted by `python -m jvrl.tools.convert_torchvision`) to start
+  # the encoder from when training starts from scratch ('' = random init); its
+  # model must be config.model_name / config.model (README, "Start from public weights").
+  config.init_from = ""
 
   # ---- Data -----------------------------------------------------------------
   config.data = ml_collections.ConfigDict()
@@ -79,9 +84,12 @@ def get_config() -> ml_collections.ConfigDict:
   # dtype 'bfloat16': bf16 activations/matmuls, float32 parameters.
   # input_transform 'frame_difference': the encoder sees residual frames
   # x[t+1] - x[t] ('rgb': the frames themselves).
+  # input_normalization 'kinetics': standardise the frames as torchvision's
+  # Kinetics-400 weights expect (with config.init_from; 'none': as they come).
   config.model_name = "r3d_prp"
   config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth", dtype="float32",
-                      input_transform="frame_difference", conv_impl="temporal_taps")
+                      input_transform="frame_difference", conv_impl="temporal_taps",
+                      input_normalization="none")
 
   # ---- Objective -------------------------------------------------------------
   config.cvrl = dict(

@@ -63,7 +63,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   # ---- Model --------------------------------------------------------------------
   config.model_name = "r3d_prp"      # or 'c3d', 'r2plus1d_prp', 'r3d_18', ...
-  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth")
+  config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth",
+                      input_normalization="none")  # 'kinetics': torchvision's weights
 
   # ---- Training -------------------------------------------------------------------
   config.train.batch_size = 16

@@ -76,8 +76,10 @@ def get_config() -> ml_collections.ConfigDict:
   # ---- Model: the CVRL main job's encoder -------------------------------------------
   # Published: model_name='r2plus1d_34' (or r2plus1d_18 / r3d_18), width 1.0.
   config.model_name = "r3d_prp"
+  # input_normalization 'kinetics' with torchvision's weights as the initial encoder.
   config.model = dict(width_multiplier=0.125, strided_conv="space_to_depth", dtype="float32",
-                      input_transform="frame_difference", conv_impl="temporal_taps")
+                      input_transform="frame_difference", conv_impl="temporal_taps",
+                      input_normalization="none")
 
   # ---- TSP ----------------------------------------------------------------------
   trimmed = cvrl_synthetic.get_config().data.synthetic.to_dict()  # the CVRL main job's videos

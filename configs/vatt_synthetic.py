@@ -32,6 +32,11 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
   config.objective = "vatt"
+  # An exported encoder (a run's DIR/export/encoder, or torchvision's Kinetics
+  # weights converted by `python -m jvrl.tools.convert_torchvision`) to start
+  # the encoder from when training starts from scratch ('' = random init); its
+  # model must be config.model_name / config.model (README, "Start from public weights").
+  config.init_from = ""
 
   # ---- Data -----------------------------------------------------------------
   config.data = ml_collections.ConfigDict()

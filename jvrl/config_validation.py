@@ -25,7 +25,11 @@ checks:
   `config.data.on_corrupt_record`, `config.data.train_split` and, when on,
   `config.eval.finetune` have valid values (and the fine-tuning run's own
   derived config is valid);
-* for `source='records'`, every file pattern the mode needs matches files.
+* for `source='records'`, every file pattern the mode needs matches files;
+* when training, the exported encoder the run starts from (`config.init_from`,
+  or the experiment's own field such as `config.tsp.initial_encoder`) holds
+  encoder.json and is the architecture of `config.model_name` / `config.model`
+  (only encoder.json is read).
 """
 import math
 import re
@@ -211,6 +215,20 @@ def _check_files(config, mode: str) -> None:
       raise ConfigError(str(error)) from None
 
 
+def _check_initial_encoder(config, mode: str) -> None:
+  """The exported encoder a training run starts from, if the config names one."""
+  from jvrl import experiments  # pylint: disable=g-import-not-at-top
+  if mode == "eval":
+    return
+  init_from = _get(config, "init_from", "")
+  _require(isinstance(init_from, str), f"config.init_from={init_from!r} must be the directory "
+           "of an exported encoder, or '' to start from a random initialisation.")
+  try:
+    experiments.check_initial_encoder(config)
+  except (ValueError, FileNotFoundError) as error:
+    raise ConfigError(str(error)) from None
+
+
 def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_eval", *,
                     derived_runs: bool = True) -> None:
   """Checks `config` for `mode` ('train', 'eval' or 'train_and_eval').
@@ -229,6 +247,7 @@ def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_ev
   _check_finetune(config, mode)
   _check_devices(config, mode)
   _check_files(config, mode)
+  _check_initial_encoder(config, mode)
   _check_finetuning_run(config, mode)
   if derived_runs:
     _check_derived_runs(config, mode)

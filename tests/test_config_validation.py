@@ -1,4 +1,5 @@
 """Start-up config checks: every problem is one line that says what to change."""
+import numpy as np
 import pytest
 
 from jvrl import config_validation
@@ -128,4 +129,46 @@ def test_the_finetuning_run_is_validated_at_start_up(tiny_cvrl_config):
   config_validation.validate_config(config)
   config.eval.finetune.batch_size = 12  # not a multiple of the 8 simulated devices
   with pytest.raises(config_validation.ConfigError, match=r"config.eval.finetune.batch_size=12"):
+    config_validation.validate_config(config)
+
+
+def _export(config, directory, **model_overrides):
+  """encoder.json (and stand-in variables: the check reads encoder.json only) of an
+  export of `config`'s encoder with `model_overrides`."""
+  from jvrl.train import checkpointing  # pylint: disable=g-import-not-at-top
+  checkpointing.export_encoder(
+      directory, model_name=config.model_name,
+      model_kwargs={**config.model.to_dict(), **model_overrides},
+      variables={"params": {"w": np.zeros(1, np.float32)}})
+  return str(directory)
+
+
+def test_init_from_must_be_an_export_of_this_architecture(tiny_cvrl_config, tmp_path):
+  config = tiny_cvrl_config
+  config.init_from = _export(config, tmp_path / "fits", dtype="bfloat16")  # compute only
+  config_validation.validate_config(config)
+  config.init_from = _export(config, tmp_path / "kinetics", input_normalization="kinetics")
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"config.init_from='.*kinetics' is not the architecture this run "
+                           r"trains \(model.input_normalization is 'kinetics' there, 'none' "
+                           r"here\): set config.model_name / config.model to match it"):
+    config_validation.validate_config(config)
+  config_validation.validate_config(config, mode="eval")  # only training reads it
+  config.init_from = str(tmp_path / "missing")
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"config.init_from='.*missing'.*encoder.json missing"):
+    config_validation.validate_config(config, mode="train")
+
+
+def test_an_experiment_with_its_own_start_refuses_init_from(tiny_tsp_config, tmp_path):
+  config = tiny_tsp_config
+  config.init_from = _export(config, tmp_path / "export")
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"config.init_from is not read by objective 'tsp', whose experiment "
+                           r"starts its encoder from config.tsp.initial_encoder: set that"):
+    config_validation.validate_config(config)
+  config.init_from = ""
+  config.tsp.initial_encoder = _export(config, tmp_path / "wide", width_multiplier=1.0)
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"config.tsp.initial_encoder='.*wide' is not the architecture"):
     config_validation.validate_config(config)

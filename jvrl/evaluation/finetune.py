@@ -45,7 +45,8 @@ def finetune_enabled(config: ml_collections.ConfigDict) -> bool:
 def finetune_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The supervised training config that fine-tuning runs, derived from `config`.
 
-  Same data source, clip length, crop size, model, mesh and seed; trains
+  Same data source, clip length, crop size, model, mesh and seed (not
+  `config.init_from`: the run starts from the encoder being evaluated); trains
   `config.eval.finetune.steps` steps on the eval-train split; the test views
   are `finetune.num_clips` x `finetune.num_crops` per video.
   """
@@ -65,6 +66,8 @@ def finetune_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
   derived.optimizer = optimizer
   derived.eval.num_clips = finetune.num_clips
   derived.eval.num_crops = finetune.num_crops
+  if "init_from" in derived:  # fine-tuning starts from the evaluated encoder, never from it
+    derived.init_from = ""
   return derived
 
 

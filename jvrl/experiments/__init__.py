@@ -12,6 +12,9 @@ one command; their module (one line in `EXPERIMENT_MODULES`) defines
 
 e.g. TSP (`jvrl.experiments.tsp`): an initial encoder, global video features,
 TAC and TSP trained from it, and a localization evaluation of all of them.
+Such a module may name, in `INITIAL_ENCODER_FIELD`, the config field holding
+the exported encoder it starts from (checked at start-up like
+`config.init_from`, which the other objectives start from).
 This layer sits above evaluation and train (it uses both) and below
 `jvrl.main` and `jvrl.config_validation`.
 """
@@ -23,12 +26,16 @@ import jax
 import ml_collections
 
 from jvrl.evaluation import evaluate
+from jvrl.train import checkpointing
 from jvrl.train import trainer
 
 EXPERIMENT_MODULES: Mapping[str, str] = types.MappingProxyType({
     "tsp": "jvrl.experiments.tsp",
 })
 MODES = ("train", "eval", "train_and_eval")
+# The field naming an exported encoder (`jvrl.train.checkpointing.export_encoder`,
+# `python -m jvrl.tools.convert_torchvision`) that a training run starts from.
+INIT_FROM_FIELD = "config.init_from"
 
 
 def _module(config: ml_collections.ConfigDict) -> types.ModuleType | None:
@@ -38,14 +45,70 @@ def _module(config: ml_collections.ConfigDict) -> types.ModuleType | None:
 
 def run_train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                            mode: str) -> dict | None:
-  """Trains `config.objective` (resuming), then runs the shared evaluation."""
+  """Trains `config.objective` (resuming), then runs the shared evaluation.
+
+  A run that starts from scratch starts its encoder from the export named by
+  `config.init_from`, when set (a resumed run continues from its checkpoint).
+  """
   variables, step = None, None
   if mode in ("train", "train_and_eval"):
-    state, variables = trainer.train(config, workdir)
+    state, variables = trainer.train(config, workdir, **_init_from(config))
     step = int(jax.device_get(state.step))
   if mode in ("eval", "train_and_eval"):
     return evaluate.run_evaluation(config, workdir, variables=variables, step=step)
   return None
+
+
+def _init_from(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """`trainer.train`'s initial-encoder arguments for `config.init_from` ({} when unset);
+  the export is checked and read only if the trainer starts from scratch."""
+  directory = config.get("init_from", "")
+  if not directory:
+    return {}
+
+  def load() -> dict:
+    checkpointing.check_export_fits(directory, config.model_name, config.model.to_dict(),
+                                    field=INIT_FROM_FIELD)
+    return checkpointing.load_encoder(directory)[1]
+
+  return {"initial_encoder": load, "initial_encoder_source": directory}
+
+
+def check_initial_encoder(config: ml_collections.ConfigDict) -> None:
+  """Checks the exported encoder the experiment starts from, if it names one.
+
+  Most experiments start from `config.init_from`; one with its own module
+  reads the field its module names in `INITIAL_ENCODER_FIELD` (e.g. TSP's
+  'config.tsp.initial_encoder') and refuses `config.init_from`. The export
+  must hold encoder.json and be the architecture of `config.model_name` /
+  `config.model`. Reads encoder.json only.
+
+  Raises:
+    ValueError, FileNotFoundError: one line naming the field.
+  """
+  module = _module(config)
+  field = getattr(module, "INITIAL_ENCODER_FIELD", None) if module else INIT_FROM_FIELD
+  if module is not None and config.get("init_from"):
+    raise ValueError(
+        f"config.init_from is not read by objective {config.objective!r}, whose experiment "
+        f"starts its encoder from {field or 'its own runs'}: "
+        f"{'set that instead' if field else 'remove config.init_from'}.")
+  if field is None:
+    return
+  directory = _field_value(config, field)
+  if directory:
+    checkpointing.check_export_fits(directory, config.model_name, config.model.to_dict(),
+                                    field=field)
+
+
+def _field_value(config: ml_collections.ConfigDict, field: str) -> Any:
+  """The value at 'config.a.b' ('' when a part is missing)."""
+  node = config
+  for part in field.split(".")[1:]:
+    node = node.get(part, None) if hasattr(node, "get") else None
+    if node is None:
+      return ""
+  return node
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str) -> dict | None:

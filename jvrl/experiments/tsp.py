@@ -5,7 +5,9 @@ stage resuming where a previous command stopped:
 
 1. the initial encoder, the paper's "Kinetics-pretrained" starting point:
    `config.tsp.initial_encoder` (any exported jvrl encoder of the same
-   architecture, e.g. DIR2/export/encoder), or, when empty, one trained here
+   architecture, e.g. DIR2/export/encoder or torchvision's Kinetics R(2+1)D-18
+   converted by `jvrl.tools.convert_torchvision`; checked at start-up by
+   `checkpointing.check_export_fits`), or, when empty, one trained here
    with labels on the built-in TRIMMED synthetic videos
    (`config.tsp.initial`, a supervised run in DIR/initial);
 2. global video features (GVFs): every training video's clip features from
@@ -46,6 +48,9 @@ INITIAL_SUBDIR = "initial"
 TAC_SUBDIR = "tac"
 GVF_SUBDIR = "gvf"
 ENCODERS = ("tsp", "tac", "initial", "random_init")
+# Where this experiment takes its starting encoder from (it does not read
+# config.init_from, which `jvrl.experiments.run_train_and_evaluate` handles).
+INITIAL_ENCODER_FIELD = "config.tsp.initial_encoder"
 
 
 def _copy(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -90,33 +95,13 @@ def derived_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collectio
   return runs
 
 
-def _check_export_fits(config: ml_collections.ConfigDict, directory: str) -> None:
-  """An exported initial encoder must be the architecture TSP trains."""
-  import json  # pylint: disable=g-import-not-at-top
-  spec_path = os.path.join(directory, checkpointing.ENCODER_SPEC_FILE)
-  if not os.path.isfile(spec_path):
-    raise FileNotFoundError(f"config.tsp.initial_encoder={directory!r} holds no exported "
-                            f"encoder ({checkpointing.ENCODER_SPEC_FILE} missing).")
-  with open(spec_path) as f:
-    spec = json.load(f)
-  wanted = dict(config.model.to_dict())
-  given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec["model_kwargs"].items()}
-  architecture = ("width_multiplier", "input_transform", "num_classes")
-  differ = [k for k in architecture if given.get(k) != wanted.get(k)]
-  if spec["model_name"] != config.model_name or differ:
-    raise ValueError(
-        f"The initial encoder in {directory} is {spec['model_name']!r} with "
-        f"{ {k: given.get(k) for k in architecture} }, but this run trains "
-        f"{config.model_name!r} with { {k: wanted.get(k) for k in architecture} }: set "
-        "config.model_name / config.model to match it.")
-
-
 def initial_encoder_variables(config: ml_collections.ConfigDict, workdir: str, *,
                               train: bool) -> dict:
   """The initial encoder's variables: the given export, or the one trained in DIR/initial
   (trained now when `train`, else read from its export)."""
   if config.tsp.initial_encoder:
-    _check_export_fits(config, config.tsp.initial_encoder)
+    checkpointing.check_export_fits(config.tsp.initial_encoder, config.model_name,
+                                    config.model.to_dict(), field=INITIAL_ENCODER_FIELD)
     _, variables = checkpointing.load_encoder(config.tsp.initial_encoder)
     log_info("Initial encoder: %s.", config.tsp.initial_encoder)
     return variables

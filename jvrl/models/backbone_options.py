@@ -3,7 +3,8 @@
 `BackboneOptions` is the single list of user-facing options (what
 `config.model` may hold for a convolutional backbone): the contract fields
 of `jvrl.models` (width, classification head, compute dtype, batch norm) and
-the computation policy (`jvrl.models.conv3d`) and input transform. Each
+the computation policy (`jvrl.models.conv3d`), input normalisation and input
+transform. Each
 backbone module holds one `options` field of this type, and each builder is
 declared with `@backbone_builder`, so
 
@@ -18,6 +19,7 @@ import functools
 from typing import Any, Callable
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jvrl.models import conv3d as conv3d_lib
@@ -37,6 +39,10 @@ class BackboneOptions:
     bn_momentum, bn_epsilon: batch-norm settings.
     strided_conv, conv_impl: how 3-D convs are computed (identical results;
       see `jvrl.models.conv3d`).
+    input_normalization: 'none' (the video as given, in [0, 1]) or
+      'kinetics' (standardised with torchvision's Kinetics-400 statistics,
+      what its r3d_18 / mc3_18 / r2plus1d_18 weights expect;
+      `inputs.normalize_video`), applied before `input_transform`.
     input_transform: 'rgb' or 'frame_difference' (`inputs.transform_video`).
   """
   width_multiplier: float = 1.0
@@ -46,11 +52,15 @@ class BackboneOptions:
   bn_epsilon: float = 1e-5
   strided_conv: str = "native"
   conv_impl: str = "native"
+  input_normalization: str = "none"
   input_transform: str = "rgb"
 
   def __post_init__(self):
     if isinstance(self.dtype, str):
       object.__setattr__(self, "dtype", jnp.dtype(self.dtype))
+    if self.input_normalization not in inputs.INPUT_NORMALIZATIONS:
+      raise ValueError(f"Unknown input_normalization {self.input_normalization!r}; known: "
+                       f"{tuple(inputs.INPUT_NORMALIZATIONS)}.")
     if self.input_transform not in inputs.INPUT_TRANSFORMS:
       raise ValueError(f"Unknown input_transform {self.input_transform!r}; known: "
                        f"{inputs.INPUT_TRANSFORMS}.")
@@ -68,6 +78,12 @@ class BackboneOptions:
   def width(self, channels: int) -> int:
     """`channels` scaled by `width_multiplier` (`scale_width`)."""
     return scale_width(channels, self.width_multiplier)
+
+  def prepare_input(self, video: jax.Array) -> jax.Array:
+    """What the backbone's first layer sees of float video [B, T, H, W, C] in [0, 1]:
+    cast to `dtype`, normalised (`input_normalization`), transformed (`input_transform`)."""
+    video = inputs.normalize_video(video.astype(self.dtype), self.input_normalization)
+    return inputs.transform_video(video, self.input_transform)
 
   def conv_factory(self) -> conv3d_lib.ConvFactory:
     """The backbone's one conv constructor (policy and dtype bound)."""

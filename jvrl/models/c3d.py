@@ -23,7 +23,6 @@ classifier).
 import flax.linen as nn
 import jax
 
-from jvrl.models import inputs
 from jvrl.models import resnet3d
 from jvrl.models.backbone_options import BackboneOptions, backbone_builder
 
@@ -62,7 +61,7 @@ class C3D(nn.Module):
       raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
     options = self.options
     conv, norm = options.conv_factory(), options.norm(train)
-    x = inputs.transform_video(video.astype(options.dtype), options.input_transform)
+    x = options.prepare_input(video)
     for name, features, pool in C3D_LAYERS:
       x = conv(options.width(features), (3, 3, 3), name=name)(x)
       x = nn.relu(norm(name=name.replace("conv", "bn"))(x))

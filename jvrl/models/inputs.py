@@ -2,9 +2,12 @@
 
 Batches travel from the input pipeline to the devices as uint8 (4x less
 host->device traffic than float32); every encoder takes float video in [0, 1].
-Models that want another range (VATT: [-1, 1]) rescale inside themselves, and
-a convolutional backbone may first turn the video into residual frames
-(`transform_video`, the backbones' `input_transform` option).
+Models that want another range (VATT: [-1, 1]) rescale inside themselves: a
+convolutional backbone may first standardise the channels with the statistics
+its weights were trained with (`normalize_video`, the backbones'
+`input_normalization` option: 'kinetics' for torchvision's Kinetics-400
+models) and then turn the video into residual frames (`transform_video`, the
+`input_transform` option).
 """
 import jax
 import jax.numpy as jnp
@@ -15,6 +18,33 @@ def to_unit_float(video: jax.Array, dtype=jnp.float32) -> jax.Array:
   if jnp.issubdtype(video.dtype, jnp.integer):
     return video.astype(dtype) / 255.0
   return video.astype(dtype)
+
+
+# name -> (per-channel mean, per-channel std) of RGB in [0, 1]; 'none' leaves the video as is.
+# 'kinetics': what torchvision's Kinetics-400 video models (r3d_18, mc3_18,
+# r2plus1d_18) were trained on (their VideoClassification transform).
+INPUT_NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]] | None] = {
+    "none": None,
+    "kinetics": ((0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)),
+}
+
+
+def normalize_video(video: jax.Array, normalization: str = "none") -> jax.Array:
+  """(video - mean) / std per RGB channel of float video [..., 3] in [0, 1] ('none': as is).
+
+  The arithmetic runs in `video`'s dtype.
+  """
+  if normalization not in INPUT_NORMALIZATIONS:
+    raise ValueError(f"Unknown input_normalization {normalization!r}; known: "
+                     f"{tuple(INPUT_NORMALIZATIONS)}.")
+  statistics = INPUT_NORMALIZATIONS[normalization]
+  if statistics is None:
+    return video
+  mean, std = statistics
+  if video.shape[-1] != len(mean):
+    raise ValueError(f"input_normalization={normalization!r} needs {len(mean)} channels, got "
+                     f"video of shape {video.shape}.")
+  return (video - jnp.asarray(mean, video.dtype)) / jnp.asarray(std, video.dtype)
 
 
 INPUT_TRANSFORMS = ("rgb", "frame_difference")

@@ -1,4 +1,4 @@
-"""3-D ResNets for video: R3D-18, R(2+1)D-18 / -34 (torchvision layouts) and R3D-50 (CVRL).
+"""3-D ResNets for video: R3D-18, MC3-18, R(2+1)D-18 / -34 (torchvision layouts) and R3D-50 (CVRL).
 
 One generic `ResNet3D` builds every variant from a few architecture fields:
 the stem, a list of stages (blocks per stage, width, stride, temporal kernel),
@@ -8,7 +8,9 @@ the block class (`BasicBlock3D` or `Bottleneck3D`) and the convolution type
 (`r3d_prp`, `r2plus1d_prp`) are the same class with other field values.
 
 Conventions shared by every backbone in `jvrl.models`:
-  * input: float video [B, T, H, W, C], already normalised by the caller;
+  * input: float video [B, T, H, W, C] in [0, 1]; the `input_normalization`
+    option standardises it inside the backbone (e.g. 'kinetics' for weights
+    converted from torchvision, `jvrl.tools.convert_torchvision`);
   * output: the last stage's feature map [B, T', H', W', C'] when `num_classes`
     is None, else float32 logits [B, num_classes] (global average pool + Dense);
   * batch norm without `axis_name`: under `jax.jit` with the batch sharded over
@@ -20,7 +22,7 @@ Conventions shared by every backbone in `jvrl.models`:
     (stages numbered from 1, blocks from 0). Every conv / dense weight is a
     leaf called 'kernel' (weight decay masks rely on that).
 The options a user sets (width, head, dtype, batch norm, how convs are
-computed, input transform) are one `BackboneOptions` (`options` field); the
+computed, input normalisation and transform) are one `BackboneOptions` (`options` field); the
 modules below the backbone receive two constructors made from it once: `conv`
 (`jvrl.models.conv3d`) and `norm` (batch norm).
 Padding is symmetric, k // 2 on each side (torchvision's explicit padding, and
@@ -34,7 +36,6 @@ import jax
 import jax.numpy as jnp
 
 from jvrl.models import conv3d as conv3d_lib
-from jvrl.models import inputs
 from jvrl.models.backbone_options import BackboneOptions, backbone_builder
 
 Triple = tuple[int, int, int]
@@ -285,7 +286,7 @@ class ResNet3D(nn.Module):
       raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
     options = self.options
     width, conv, norm = options.width, options.conv_factory(), options.norm(train)
-    x = inputs.transform_video(video.astype(options.dtype), options.input_transform)
+    x = options.prepare_input(video)
     if self.stem_mid_features is None:
       stem_mid = conv2plus1d_mid_features(x.shape[-1], width(self.stem_features),
                                           self.stem_kernel_size)
@@ -352,6 +353,21 @@ def r3d_18(options: BackboneOptions) -> ResNet3D:
   """
   return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="3d",
                   options=options)
+
+
+@backbone_builder
+def mc3_18(options: BackboneOptions) -> ResNet3D:
+  """torchvision's MC3-18 (mixed convolutions): `r3d_18` whose stages 2-4 are 2-D.
+
+  The (3,7,7)/(1,2,2) stem and stage 1 use full 3x3x3 convs; stages 2-4 use
+  (1,3,3) convs (torchvision's Conv3DNoTemporal) and stride only in space,
+  (1,2,2), also in their 1x1x1 shortcut projections. [B, 16, 112, 112, 3] ->
+  [B, 16, 7, 7, 512 * width_multiplier] (no temporal downsampling at all).
+  11,695,440 params with num_classes=400 (torchvision's MC3_18_Weights).
+  """
+  return ResNet3D(stage_sizes=(2, 2, 2, 2), block_cls=BasicBlock3D, conv_type="3d",
+                  stage_strides=((1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 2, 2)),
+                  temporal_kernel_sizes=(3, 1, 1, 1), options=options)
 
 
 @backbone_builder

@@ -251,6 +251,59 @@ def export_encoder(directory: str | os.PathLike, *, model_name: str,
     os.replace(spec_path + ".tmp", spec_path)
 
 
+def read_encoder_spec(directory: str | os.PathLike) -> dict:
+  """The `encoder.json` of an exported encoder (reads nothing else).
+
+  Raises:
+    FileNotFoundError: `directory` holds no `encoder.json`.
+  """
+  spec_path = os.path.join(os.fspath(directory), ENCODER_SPEC_FILE)
+  if not os.path.isfile(spec_path):
+    raise FileNotFoundError(f"{os.fspath(directory)!r} holds no exported encoder "
+                            f"({ENCODER_SPEC_FILE} missing; written by export_encoder).")
+  with open(spec_path) as spec_file:
+    return json.load(spec_file)
+
+
+def check_export_fits(directory: str | os.PathLike, model_name: str,
+                      model_kwargs: Mapping[str, Any], *, field: str) -> dict:
+  """Checks that the export in `directory` is the encoder a run builds, and returns its spec.
+
+  The run's encoder is `build_model(model_name, **model_kwargs)`; the export
+  fits when it has the same model name and the same architecture options
+  (`jvrl.models.architecture_options`: everything but dtype, conv policy, BN
+  momentum, dropout), defaults filled in on both sides. Reads encoder.json only.
+
+  Args:
+    directory: the exported encoder's directory.
+    model_name, model_kwargs: the run's `config.model_name` / `config.model`.
+    field: the config field that named `directory` (for the message), e.g.
+      'config.init_from'.
+
+  Raises:
+    FileNotFoundError: `directory` holds no exported encoder.
+    ValueError: one line naming every differing field.
+  """
+  from jvrl import models  # pylint: disable=g-import-not-at-top  (avoids a cycle)
+
+  try:
+    spec = read_encoder_spec(directory)
+  except FileNotFoundError as error:
+    raise FileNotFoundError(f"{field}={os.fspath(directory)!r}: {error}") from None
+  if spec["model_name"] != model_name:
+    differ = [f"model_name is {spec['model_name']!r} there, {model_name!r} here"]
+  else:
+    given = models.architecture_options(model_name, spec["model_kwargs"])
+    wanted = models.architecture_options(model_name, model_kwargs)
+    differ = [f"model.{key} is {given.get(key)!r} there, {wanted.get(key)!r} here"
+              for key in sorted(set(given) | set(wanted)) if given.get(key) != wanted.get(key)]
+  if differ:
+    raise ValueError(f"The encoder exported in {field}={os.fspath(directory)!r} is not the "
+                     f"architecture this run trains ({'; '.join(differ)}): set "
+                     "config.model_name / config.model to match it.")
+  return spec
+
+
 def load_encoder(directory: str | os.PathLike) -> tuple[nn.Module, dict]:
   """Loads an encoder written by `export_encoder`.
 

@@ -339,7 +339,9 @@ def _log_progress(step: int, num_steps: int, metrics: dict, steps_per_sec: float
 
 
 def train(config: ml_collections.ConfigDict, workdir: str,
-          initial_encoder: Mapping[str, Any] | None = None) -> tuple[TrainState, dict]:
+          initial_encoder: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+          *, initial_encoder_source: str = "the given encoder variables"
+          ) -> tuple[TrainState, dict]:
   """Trains `config.objective` for `config.train.num_steps`, resuming if possible.
 
   Writes checkpoints under WORKDIR/checkpoints, TensorBoard events under
@@ -352,9 +354,12 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   there too).
 
   `initial_encoder`: encoder variables ({'params', 'batch_stats', ...}, e.g.
-  from a pretraining run) that replace the freshly initialised encoder's when
-  training starts from scratch (fine-tuning); ignored when resuming, since the
+  from a pretraining run), or a function returning them (called only then),
+  that replace the freshly initialised encoder's when training starts from
+  scratch (fine-tuning, `config.init_from`); ignored when resuming, since the
   checkpoint already holds them. They must match the model's encoder exactly.
+  `initial_encoder_source` says where they came from in the log line
+  ("Initialised the encoder from ...").
 
   Raises:
     Preempted: SIGTERM/SIGINT arrived; a checkpoint of the last step was written.
@@ -392,10 +397,10 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   else:
     state = setup.fresh_state(dataset.element_spec, state_shardings)
     if initial_encoder is not None:
-      state = with_encoder_variables(state, initial_encoder, objective.encoder_name,
+      variables = initial_encoder() if callable(initial_encoder) else initial_encoder
+      state = with_encoder_variables(state, variables, objective.encoder_name,
                                      state_shardings)
-      log_info("Initialised the %s from the given encoder variables.",
-               objective.encoder_name)
+      log_info("Initialised the %s from %s.", objective.encoder_name, initial_encoder_source)
   if int(jax.device_get(state.step)) != start_step:
     raise ValueError(f"Checkpoint {latest} in {workdir} holds step "
                      f"{int(jax.device_get(state.step))}; the checkpoint is inconsistent.")

@@ -43,7 +43,9 @@ def finetuned(synthetic_cache_dir, tmp_path_factory):
 def test_finetune_config_derives_a_supervised_run_on_eval_train(tiny_cvrl_config):
   config = tiny_cvrl_config
   config.eval.finetune.steps = 40
+  config.init_from = "/pretraining/started/here"
   derived = finetune.finetune_config(config)
+  assert derived.init_from == ""  # fine-tuning starts from the evaluated encoder
   assert derived.objective == "supervised"
   assert derived.data.train_split == "eval_train"
   assert derived.supervised.augmentation == "crop"

@@ -23,7 +23,8 @@ def test_scale_width():
 
 @pytest.mark.parametrize("field, value", [
     ("width_multiplier", 0.0), ("num_classes", 0), ("strided_conv", "fft"),
-    ("conv_impl", "winograd"), ("input_transform", "optical_flow")])
+    ("conv_impl", "winograd"), ("input_transform", "optical_flow"),
+    ("input_normalization", "imagenet")])
 def test_bad_values_name_the_option(field, value):
   with pytest.raises(ValueError, match=field):
     BackboneOptions(**{field: value})

@@ -12,6 +12,7 @@ from jvrl.models.backbone_options import BackboneOptions
 def test_model_names():
   assert models.MODEL_NAMES[:4] == ("r3d_18", "r2plus1d_18", "r2plus1d_34", "r3d_50")
   assert {"c3d", "r3d_prp", "r2plus1d_prp"} <= set(models.MODEL_NAMES)  # PRP's backbones
+  assert "mc3_18" in models.MODEL_NAMES  # torchvision's third Kinetics model
   assert tuple(models.MODEL_BUILDERS) == models.MODEL_NAMES
   with pytest.raises(TypeError):
     models.MODEL_BUILDERS["new"] = resnet3d.r3d_18  # read-only
@@ -51,6 +52,18 @@ def test_model_options():
   for name in CONV_BACKBONES:
     assert models.model_options(name) == BackboneOptions.names()
   assert "patch_size" in models.model_options("vatt_video")  # its own signature
+
+
+def test_architecture_options_fill_defaults_and_leave_out_computation():
+  given = models.architecture_options("r2plus1d_34", {"width_multiplier": 0.5, "dtype": "bfloat16",
+                                                      "conv_impl": "temporal_taps"})
+  assert given == {"width_multiplier": 0.5, "num_classes": None, "bn_epsilon": 1e-3,
+                   "input_normalization": "none", "input_transform": "rgb"}
+  assert models.option_values("r3d_18", {})["bn_momentum"] == 0.9
+  # JSON lists and tuples compare equal; VATT's options come from its signature.
+  vatt = models.architecture_options("vatt_video", {"patch_size": [2, 8, 8]})
+  assert vatt["patch_size"] == (2, 8, 8) and vatt["size"] == "base"
+  assert "dropout_rate" not in vatt
 
 
 # VATT's transformers keep the feature-map part of the contract only (no

@@ -55,6 +55,7 @@ def _random_variables(abstract, seed=0):
 @pytest.mark.parametrize("builder, expected", [
     (resnet3d.r3d_18, 33_371_472),       # torchvision r3d_18(num_classes=400)
     (resnet3d.r2plus1d_18, 31_505_325),  # torchvision r2plus1d_18(num_classes=400)
+    (resnet3d.mc3_18, 11_695_440),       # torchvision mc3_18 (MC3_18_Weights' num_params)
 ])
 def test_torchvision_parameter_counts_are_exact(builder, expected):
   assert _count(_abstract_variables(builder, num_classes=400)["params"]) == expected
@@ -126,8 +127,45 @@ def test_width_multiplier_scales_every_channel(builder, stem, stage_widths):
     assert shapes["stem_conv/spatial_bn/scale"] == (6,)  # 45 / 8 = 5.6 -> 6
 
 
+def _torchvision_mc3_parameter_count(num_classes):
+  """Parameters of torchvision's mc3_18, counted from its layout: the (3,7,7) stem 3->64
+  + BN; stage 1's two basic blocks of 3x3x3 convs (Conv3DSimple); stages 2-4 of
+  (1,3,3) convs (Conv3DNoTemporal); each conv followed by BN; a 1x1x1 projection +
+  BN in the first block of stages 2-4; fc 512 -> classes."""
+  bn = lambda c: 2 * c
+  count = 3 * 64 * 3 * 7 * 7 + bn(64)
+  inplanes = 64
+  for planes, kernel_volume in ((64, 27), (128, 9), (256, 9), (512, 9)):
+    for block in range(2):
+      count += inplanes * planes * kernel_volume + bn(planes)  # conv1
+      count += planes * planes * kernel_volume + bn(planes)    # conv2
+      if block == 0 and inplanes != planes:
+        count += inplanes * planes + bn(planes)
+      inplanes = planes
+  return count + 512 * num_classes + num_classes
+
+
+def test_mc3_18_follows_torchvision_s_layout():
+  assert _torchvision_mc3_parameter_count(400) == 11_695_440  # MC3_18_Weights' num_params
+  assert _count(_abstract_variables(resnet3d.mc3_18, num_classes=400)["params"]) == (
+      _torchvision_mc3_parameter_count(400))
+  shapes = _flat_shapes(_abstract_variables(resnet3d.mc3_18, num_classes=400)["params"])
+  assert shapes["stem_conv/kernel"] == (3, 7, 7, 3, 64)
+  assert shapes["stage1_block1/conv_b/kernel"] == (3, 3, 3, 64, 64)
+  assert shapes["stage2_block0/conv_a/kernel"] == (1, 3, 3, 64, 128)
+  assert shapes["stage2_block0/shortcut_conv/kernel"] == (1, 1, 1, 64, 128)
+  assert shapes["stage4_block1/conv_b/kernel"] == (1, 3, 3, 512, 512)
+  # Stride (1, 2, 2) in stages 2-4: no temporal downsampling anywhere.
+  model = resnet3d.mc3_18()
+  features = jax.eval_shape(
+      lambda: model.init_with_output(jax.random.key(0), jnp.zeros((1, 16, 112, 112, 3)),
+                                     train=False)[0])
+  assert features.shape == (1, 16, 7, 7, 512)
+
+
 @pytest.mark.parametrize("builder, feature_shape", [
     (resnet3d.r3d_18, (2, 1, 2, 2, 64)),        # strides (1,2,2) * 8 in (T, H, W)
+    (resnet3d.mc3_18, (2, 8, 2, 2, 64)),        # spatial strides only
     (resnet3d.r2plus1d_18, (2, 1, 2, 2, 64)),
     (resnet3d.r3d_50, (2, 4, 1, 1, 256)),       # temporal stride 2 in the stem only
 ])

@@ -230,6 +230,33 @@ def test_export_and_load_errors(tmp_path, monkeypatch):
     checkpointing.load_encoder(tmp_path / "c")
 
 
+def test_check_export_fits_compares_architectures_with_defaults_filled(tmp_path):
+  """The one check behind config.init_from and config.tsp.initial_encoder (reads
+  encoder.json only): same model, same architecture options, whatever the compute settings."""
+  directory = str(tmp_path / "export")
+  checkpointing.export_encoder(  # the variables are not read by the check
+      directory, model_name="r3d_18", variables={"params": {"w": np.ones(3, np.float32)}},
+      model_kwargs={"input_normalization": "kinetics", "bn_epsilon": 1e-5, "bn_momentum": 0.9})
+  spec = checkpointing.check_export_fits(
+      directory, "r3d_18", {"input_normalization": "kinetics", "width_multiplier": 1.0,
+                            "dtype": "bfloat16", "conv_impl": "temporal_taps",
+                            "bn_momentum": 0.99}, field="config.init_from")
+  assert spec["model_name"] == "r3d_18"
+  with pytest.raises(ValueError, match=(
+      r"config.init_from='.*export' is not the architecture this run trains \(model.input_"
+      r"normalization is 'kinetics' there, 'none' here; model.width_multiplier is 1.0 there, "
+      r"0.5 here\): set config.model_name / config.model to match it.")):
+    checkpointing.check_export_fits(directory, "r3d_18", {"width_multiplier": 0.5},
+                                    field="config.init_from")
+  with pytest.raises(ValueError, match=r"model_name is 'r3d_18' there, 'mc3_18' here"):
+    checkpointing.check_export_fits(directory, "mc3_18", {"input_normalization": "kinetics"},
+                                    field="config.init_from")
+  with pytest.raises(FileNotFoundError, match=r"config.tsp.initial_encoder='.*nothing'.*"
+                                              r"encoder.json missing"):
+    checkpointing.check_export_fits(tmp_path / "nothing", "r3d_18", {},
+                                    field="config.tsp.initial_encoder")
+
+
 _CRASH_DURING_SAVE = r"""
 import os, sys
 import numpy as np
