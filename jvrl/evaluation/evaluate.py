@@ -53,7 +53,7 @@ class FeatureScores:
     metrics: {'linear_probe_top1', 'knn_top1', 'retrieval_recall@k', ...}.
     probe_predictions: int32 [N_test] the linear probe's predicted classes.
     neighbours: int32 [N_test, K] nearest train rows of each test row (cosine,
-      nearest first), K = min(max(retrieval_ks, NUM_SAVED_NEIGHBOURS), N_train).
+      nearest first), K = min(NUM_SAVED_NEIGHBOURS, N_train).
   """
   metrics: dict[str, float]
   probe_predictions: np.ndarray
@@ -87,7 +87,8 @@ def score_features(
   results.update({f"retrieval_{name}": recalls[name] for name in
                   (f"recall@{k}" for k in ks)})
   return FeatureScores(metrics={name: float(value) for name, value in results.items()},
-                       probe_predictions=predictions, neighbours=neighbours)
+                       probe_predictions=predictions,
+                       neighbours=neighbours[:, :NUM_SAVED_NEIGHBOURS])
 
 
 def metrics_from_features(

@@ -12,8 +12,10 @@ one command; their module (one line in `EXPERIMENT_MODULES`) defines
 
 e.g. TSP (`jvrl.experiments.tsp`): an initial encoder, global video features,
 TAC and TSP trained from it, and a localization evaluation of all of them.
-This layer sits above evaluation and train (it uses both) and below
-`jvrl.main` and `jvrl.config_validation`.
+Every evaluation ends with the run's report (`jvrl.report`: WORKDIR/eval/
+report.html), built after results.json is written; a report that fails is a
+warning. This layer sits above evaluation, report and train (it uses them) and
+below `jvrl.main` and `jvrl.config_validation`.
 """
 import importlib
 import types
@@ -22,6 +24,7 @@ from typing import Any, Mapping
 import jax
 import ml_collections
 
+from jvrl import report
 from jvrl.evaluation import evaluate
 from jvrl.train import trainer
 
@@ -44,7 +47,9 @@ def run_train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     state, variables = trainer.train(config, workdir)
     step = int(jax.device_get(state.step))
   if mode in ("eval", "train_and_eval"):
-    return evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+    results = evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+    report.build_report_or_warn(workdir, config)  # after results.json: never loses them
+    return results
   return None
 
 
