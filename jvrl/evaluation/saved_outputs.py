@@ -158,15 +158,15 @@ def save_localization_outputs(
     arrays[f"{name}/video_ids"] = _strings([v.video_id for v in videos])
     arrays[f"{name}/durations"] = np.asarray([v.duration for v in videos], np.float64)
     arrays[f"{name}/clip_offsets"] = _offsets([len(v.clip_starts) for v in videos])
-    num_classes = max([np.asarray(v.class_probabilities).reshape(len(v.clip_starts), -1).shape[1]
-                       for v in videos] + [0])
+    probabilities = [np.asarray(v.class_probabilities, np.float32) for v in videos]
+    num_classes = max([p.shape[-1] for p in probabilities if p.ndim == 2] + [0])
     for field in _CLIP_FIELDS:
-      parts = [np.asarray(getattr(v, field)) for v in videos]
       if field == "class_probabilities":
-        parts = [p.reshape(-1, num_classes) for p in parts]
-      arrays[f"{name}/{field}"] = (np.concatenate(parts) if parts
-                                   else np.zeros((0, num_classes) if field == "class_probabilities"
-                                                 else 0))
+        parts = [p.reshape(-1, num_classes) if p.size else np.zeros((0, num_classes), np.float32)
+                 for p in probabilities] + [np.zeros((0, num_classes), np.float32)]
+      else:
+        parts = [np.asarray(getattr(v, field)) for v in videos] + [np.zeros(0)]
+      arrays[f"{name}/{field}"] = np.concatenate(parts)
     arrays[f"{name}/segment_offsets"] = _offsets([len(v.segment_labels) for v in videos])
     arrays[f"{name}/segments"] = np.concatenate(
         [np.reshape(v.segments, (-1, 2)) for v in videos] + [np.zeros((0, 2))])
