@@ -159,12 +159,16 @@ class _Frames:
 
   def __init__(self, config):
     self._config = config
-    self._wanted: dict[str, set[int]] = {}
+    self._wanted: dict[str, dict[int, int]] = {}
     self._read: dict[str, dict[int, frames_lib.VideoFrames]] = {}
     self._expected: dict[str, np.ndarray] = {}
 
-  def want(self, split: str, indices, filenames: np.ndarray | None = None) -> None:
-    self._wanted.setdefault(split, set()).update(int(i) for i in np.ravel(indices))
+  def want(self, split: str, indices, num_frames: int = STRIP_FRAMES,
+           filenames: np.ndarray | None = None) -> None:
+    """Plans reading `num_frames` frames of each video of `split` at `indices`."""
+    wanted = self._wanted.setdefault(split, {})
+    for index in np.ravel(np.asarray(indices, np.int64)):
+      wanted[int(index)] = max(wanted.get(int(index), 0), num_frames)
     if filenames is not None:
       self._expected[split] = filenames
 
@@ -173,8 +177,8 @@ class _Frames:
       raise FileNotFoundError("the run has no config.json, so its records cannot be found.")
     if split not in self._read:
       self._read[split] = frames_lib.read_frames(
-          self._config.data, split, self._wanted.get(split, ()), num_frames=STRIP_FRAMES,
-          height=STRIP_HEIGHT, seed=self._config.get("seed", 0))
+          self._config.data, split, self._wanted.get(split, {}), height=STRIP_HEIGHT,
+          seed=self._config.get("seed", 0))
       expected = self._expected.get(split)
       for i, video in self._read[split].items():
         if expected is not None and expected[i] and video.filename != expected[i]:
@@ -225,9 +229,11 @@ def build_report(workdir: str, config: ml_collections.ConfigDict | None = None, 
     rows = layout_2d.subsample(len(features.test_labels), max_points, seed)
     projector_rows = layout_2d.subsample(len(features.test_labels), MAX_PROJECTOR_POINTS, seed)
     queries = retrieval_queries(features.test_labels)
-    frames.want("eval_test", np.concatenate([queries, projector_rows]), features.test_filenames)
+    frames.want("eval_test", projector_rows, 1, features.test_filenames)  # thumbnails
+    frames.want("eval_test", queries)
     frames.want("eval_train", [e.neighbours[queries, :NUM_NEIGHBOURS_SHOWN]
-                               for e in features.encoders.values()], features.train_filenames)
+                               for e in features.encoders.values()],
+                filenames=features.train_filenames)
   for rows_of_encoder in (zero_shot or {}).values():
     frames.want("eval_test", [i for example in rows_of_encoder for i in example["ranked"]])
 
@@ -298,17 +304,18 @@ def _results_section(results: Mapping[str, float], localization) -> str:
 
 def _feature_map_section(builder: _Builder, features: saved_outputs.FeatureOutputs,
                          rows: np.ndarray, seed: int, method: str) -> str:
-  panels = []
+  panels, methods = [], []
   for name, encoder in features.encoders.items():
     points, used = layout_2d.layout_2d(encoder.test_features[rows], seed, method)
     panels.append((f"{_encoder_title(name)} ({used})", points))
+    methods.append(used)
   image = builder.figure("feature_map.png", figures.feature_map_png(
       panels, features.test_labels[rows], _class_names(features)), "feature maps")
   return (html.paragraph(
       f"Each dot is a test video ({len(rows)} of {len(features.test_labels)}), placed by "
-      f"{panels[0][0].split('(')[-1].rstrip(')')} of its frozen feature (L2-normalised) and "
-      "coloured by its class. Separate single-colour islands mean the encoder tells the "
-      "classes apart without labels; the random-init map is the baseline.") + image)
+      f"{' / '.join(sorted(set(methods)))} of its frozen feature (L2-normalised, seed "
+      f"{seed}) and coloured by its class. Separate single-colour islands mean the encoder "
+      "tells the classes apart without labels; the random-init map is the baseline.") + image)
 
 
 def _confusion_section(builder: _Builder, features: saved_outputs.FeatureOutputs) -> str:

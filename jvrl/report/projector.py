@@ -72,7 +72,8 @@ def write_projector_files(
   """
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  from tensorboard.plugins.projector import projector_config_pb2  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.projector import (  # pylint: disable=g-import-not-at-top
+      projector_config_pb2)
   sizes = {np.asarray(x).shape[0] for x in features.values()}
   sizes |= {len(values) for values in metadata.values()}
   if thumbnails is not None:
@@ -126,6 +127,7 @@ def write_projector_files(
 def read_projector_config(run_dir: str):
   """The `ProjectorConfig` message in `run_dir` (for checks and tests)."""
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
-  from tensorboard.plugins.projector import projector_config_pb2  # pylint: disable=g-import-not-at-top
+  from tensorboard.plugins.projector import (  # pylint: disable=g-import-not-at-top
+      projector_config_pb2)
   with open(os.path.join(run_dir, CONFIG_FILE)) as f:
     return text_format.Parse(f.read(), projector_config_pb2.ProjectorConfig())
