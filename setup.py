@@ -38,15 +38,28 @@ ACCELERATOR_EXTRAS = {
 # torch needed); .pth files need torch, which jvrl never requires.
 WEIGHTS_EXTRA = ["safetensors>=0.4"]
 
+# The evaluation report (jvrl/report/: pictures, t-SNE, projector sprite). Part of
+# the plain install, so the main command's `pip install -e .` draws every run's
+# report; also named as the extra "report". Resolved here with numpy 2.4 on
+# Python 3.11: matplotlib 3.11.2, scikit-learn 1.9.1, threadpoolctl 3.8.0.
+# UMAP (`pip install umap-learn`) replaces t-SNE in the feature maps where installed.
+REPORT_REQUIRES = [
+    "matplotlib>=3.8,<4",
+    "scikit-learn>=1.4,<2",
+    "threadpoolctl>=3.1",
+    "pillow>=10",
+]
+
 setuptools.setup(
     name="jvrl",
     version="0.1.0",
     description="Self-supervised video representation learning (CVRL, VATT, PRP) in JAX/Flax.",
     packages=setuptools.find_packages(include=["jvrl", "jvrl.*"]),
     python_requires=">=3.11",
-    install_requires=INSTALL_REQUIRES,
+    install_requires=INSTALL_REQUIRES + REPORT_REQUIRES,
     extras_require={
         **ACCELERATOR_EXTRAS,
+        "report": REPORT_REQUIRES,
         # The tests cover the .safetensors route of jvrl.tools.convert_torchvision too.
         "test": ["pytest>=8", "pytest-xdist", *WEIGHTS_EXTRA],
         # data/prepare_videos.py: decoding, JPEG. PyAV 19 dropped av.open(metadata_errors=)

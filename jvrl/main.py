@@ -22,6 +22,7 @@ trains on the CPU anyway).
 import logging as std_logging
 import os
 import re
+import shlex
 import sys
 
 import jvrl  # noqa: F401  (quiets TensorFlow before it is imported)
@@ -90,9 +91,11 @@ def main(argv) -> None:
   except config_validation.ConfigError as error:
     _exit(2, f"config error: {error}")
   os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:
+  if jax.process_index() == 0:  # what the report shows as the run's config and command
     with open(os.path.join(workdir, "config.json"), "w") as f:
       f.write(config.to_json(indent=2))
+    with open(os.path.join(workdir, "command.txt"), "w") as f:
+      f.write(shlex.join(["python", "-m", "jvrl.main", *sys.argv[1:]]) + "\n")
   if jax.process_index() == 0:
     logging.info("jvrl %s, workdir %s, mode %s, %d process(es), platform %s, %d device(s): %s",
                  jvrl.__version__, workdir, _MODE.value, jax.process_count(),

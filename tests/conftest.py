@@ -169,3 +169,22 @@ def make_tiny_tsp_config(cache_dir: str):
 @pytest.fixture
 def tiny_tsp_config(synthetic_cache_dir):
   return make_tiny_tsp_config(synthetic_cache_dir)
+
+
+def make_video_localization(video_id: str, num_clips: int, num_segments: int):
+  """A `localization.VideoLocalization` of `num_clips` 2-second clips a second apart,
+  with `num_segments` annotated and detected segments (for report tests)."""
+  from jvrl.evaluation import actionness_decoding  # pylint: disable=g-import-not-at-top
+  from jvrl.evaluation import localization  # pylint: disable=g-import-not-at-top
+  starts = np.arange(num_clips, dtype=np.float64)
+  return localization.VideoLocalization(
+      video_id=video_id, clip_starts=starts, clip_ends=starts + 2,
+      clip_labels=np.full(num_clips, -1, np.int32),
+      foreground_probability=np.linspace(0, 1, num_clips).astype(np.float32),
+      actionness=np.zeros(num_clips, np.float32),
+      class_probabilities=np.full((num_clips, 3), 1 / 3, np.float32),
+      detections=actionness_decoding.DecodedSegments(
+          np.array([[1.0, 3.0]] * num_segments).reshape(-1, 2), np.zeros(num_segments, np.int32),
+          np.full(num_segments, 0.5)),
+      segments=np.array([[0.5, 2.5]] * num_segments).reshape(-1, 2),
+      segment_labels=np.ones(num_segments, np.int64), duration=float(num_clips + 1))

@@ -1,4 +1,4 @@
-"""jvrl's dependencies point one way: main -> config_validation -> experiments ->
+"""jvrl's dependencies point one way: main -> config_validation -> experiments -> report ->
 evaluation -> train -> objectives -> models / losses / text / data (../shared/STYLE.md).
 
 Read from the source (imports inside functions count too), so a new import
@@ -12,7 +12,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "jvrl"
 LAYERS = {
     "jvrl": 0, "jvrl.data": 0, "jvrl.models": 0, "jvrl.losses": 0, "jvrl.text": 1,
     "jvrl.objectives": 2, "jvrl.train": 3, "jvrl.evaluation": 4, "jvrl.tools": 4,
-    "jvrl.experiments": 5, "jvrl.config_validation": 6, "jvrl.main": 7, "jvrl.extract_features": 7,
+    "jvrl.report": 5, "jvrl.experiments": 6, "jvrl.config_validation": 7, "jvrl.main": 8,
+    "jvrl.extract_features": 8,
 }
 
 

@@ -36,6 +36,11 @@ def test_main_train_and_eval_then_eval_alone(tmp_path, synthetic_cache_dir):
     assert 0.0 <= results[key] <= 1.0, key
   assert results["step"] == 4
   assert os.listdir(os.path.join(workdir, "tensorboard", "eval"))
+  # Every evaluation leaves its report (tests/report checks what is in it).
+  assert os.path.isfile(os.path.join(workdir, "eval", "report.html"))
+  assert "Report: " in log and "not built" not in log and "not drawn" not in log
+  with open(os.path.join(workdir, "command.txt")) as f:
+    assert f.read().startswith("python -m jvrl.main --config=configs/cvrl_synthetic.py")
 
   # Eval alone restores the newest checkpoint and gives the same numbers.
   os.remove(os.path.join(workdir, "eval", "results.json"))

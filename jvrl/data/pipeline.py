@@ -186,7 +186,8 @@ def make_eval_views_fn(config: ml_collections.ConfigDict):
 
   Each video gives `num_clips` evenly spaced clips x `num_crops` spatial crops
   after resizing the short side: uint8 [V, T, S, S, 3] with
-  V = num_clips * num_crops, plus its label.
+  V = num_clips * num_crops, plus its label, label text and filename (so
+  evaluation outputs can name the videos they come from).
   """
   clip_length = config.data.clip_length
   stride = config.data.frame_stride
@@ -212,6 +213,8 @@ def make_eval_views_fn(config: ml_collections.ConfigDict):
     return {
         "video": tf.cast(tf.round(tf.clip_by_value(crops, 0.0, 1.0) * 255.0), tf.uint8),
         "label": tf.cast(example["label"], tf.int32),
+        "label_text": example["label_text"],
+        "filename": example["filename"],
     }
 
   return views

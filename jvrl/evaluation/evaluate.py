@@ -10,12 +10,15 @@ that train more than an encoder get an evaluation of their whole model, chosen
 here by objective name (`jvrl.evaluation.objective_evaluations`, e.g. VATT's
 zero-shot retrieval). Results go
 to WORKDIR/eval/results.json, TensorBoard (WORKDIR/tensorboard/eval) and a
-table on the console.
+table on the console; then the features, the probe's test predictions and the
+retrieval's neighbours go to WORKDIR/eval/features.npz (`saved_outputs`), from
+which `jvrl.report` draws the run's report.
 """
+import dataclasses
 import json
 import os
 import time
-from typing import Mapping
+from typing import Any, Mapping
 
 import flax.linen as nn
 import jax
@@ -31,10 +34,61 @@ from jvrl.evaluation import knn
 from jvrl.evaluation import linear_probe
 from jvrl.evaluation import objective_evaluations
 from jvrl.evaluation import retrieval
+from jvrl.evaluation import saved_outputs
 from jvrl.train import sharding
 from jvrl.train.metrics_writer import MetricsWriter, log_info
 
 RANDOM_INIT_PREFIX = "random_init_"
+
+
+# Nearest train videos kept per test video for the report's retrieval strips.
+NUM_SAVED_NEIGHBOURS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureScores:
+  """`metrics_from_features`' metrics and what produced them.
+
+  Attributes:
+    metrics: {'linear_probe_top1', 'knn_top1', 'retrieval_recall@k', ...}.
+    probe_predictions: int32 [N_test] the linear probe's predicted classes.
+    neighbours: int32 [N_test, K] nearest train rows of each test row (cosine,
+      nearest first), K = min(NUM_SAVED_NEIGHBOURS, N_train).
+  """
+  metrics: dict[str, float]
+  probe_predictions: np.ndarray
+  neighbours: np.ndarray
+
+
+def score_features(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+    eval_config: ml_collections.ConfigDict, seed: int = 0,
+) -> FeatureScores:
+  """Linear probe top-1, kNN top-1 and retrieval recall@k, with the probe's
+  predictions and the retrieval's neighbours."""
+  num_classes = int(max(train_y.max(), test_y.max())) + 1
+  probe_config = eval_config.linear_probe
+  test_x = retrieval.check_features(test_x, "test_x")
+  test_y = retrieval.check_labels(test_y, "test_y", test_x.shape[0], num_classes)
+  probe = linear_probe.train_linear_probe(
+      train_x, train_y, num_classes, steps=probe_config.steps,
+      learning_rate=probe_config.learning_rate, weight_decay=probe_config.weight_decay,
+      seed=seed)
+  predictions = linear_probe.linear_probe_predict(probe, test_x)
+  results = {
+      "linear_probe_top1": float(np.mean(predictions == test_y)),
+      "knn_top1": knn.knn_top1(
+          train_x, train_y, test_x, test_y, num_classes,
+          k=eval_config.knn.k, temperature=eval_config.knn.temperature),
+  }
+  ks = tuple(eval_config.retrieval_ks)
+  recalls, neighbours = retrieval.retrieval_recall_and_neighbours(
+      test_x, test_y, train_x, train_y, ks=ks + (max(max(ks), NUM_SAVED_NEIGHBOURS),))
+  results.update({f"retrieval_{name}": recalls[name] for name in
+                  (f"recall@{k}" for k in ks)})
+  return FeatureScores(metrics={name: float(value) for name, value in results.items()},
+                       probe_predictions=predictions,
+                       neighbours=neighbours[:, :NUM_SAVED_NEIGHBOURS])
 
 
 def metrics_from_features(
@@ -42,27 +96,39 @@ def metrics_from_features(
     eval_config: ml_collections.ConfigDict, seed: int = 0,
 ) -> dict[str, float]:
   """Linear probe top-1, kNN top-1 and retrieval recall@k on given features."""
-  num_classes = int(max(train_y.max(), test_y.max())) + 1
-  probe = eval_config.linear_probe
-  results = {
-      "linear_probe_top1": linear_probe.linear_probe_top1(
-          train_x, train_y, test_x, test_y, num_classes, steps=probe.steps,
-          learning_rate=probe.learning_rate, weight_decay=probe.weight_decay, seed=seed),
-      "knn_top1": knn.knn_top1(
-          train_x, train_y, test_x, test_y, num_classes,
-          k=eval_config.knn.k, temperature=eval_config.knn.temperature),
-  }
-  recalls = retrieval.retrieval_recall_at_k(
-      test_x, test_y, train_x, train_y, ks=tuple(eval_config.retrieval_ks))
-  results.update({f"retrieval_{name}": value for name, value in recalls.items()})
-  return {name: float(value) for name, value in results.items()}
+  return score_features(train_x, train_y, test_x, test_y, eval_config, seed).metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitFeatures:
+  """One split's frozen features and what names its videos (reading order)."""
+  features: np.ndarray
+  labels: np.ndarray
+  filenames: np.ndarray
+  label_texts: np.ndarray
+
+
+def extract_split_features(config: ml_collections.ConfigDict, encode, variables: Mapping,
+                           mesh, split: str) -> SplitFeatures:
+  """Features, labels, filenames and label texts of every video of `split`."""
+  dataset = pipeline.make_eval_dataset(config, split, config.eval.batch_size)
+  features, fields = features_lib.extract_features_and_fields(
+      encode, variables, dataset.as_numpy_iterator(), mesh,
+      fields=("label", "filename", "label_text"))
+  return SplitFeatures(features=features, labels=fields["label"].astype(np.int64),
+                       filenames=fields["filename"], label_texts=fields["label_text"])
 
 
 def evaluate_encoder(
     config: ml_collections.ConfigDict, encoder: nn.Module, variables: Mapping,
-    mesh, *, prefix: str = "",
-) -> dict[str, float]:
-  """Extracts eval-train/eval-test features with `encoder` and scores them."""
+    mesh, *, prefix: str = "", return_outputs: bool = False,
+) -> Any:
+  """Extracts eval-train/eval-test features with `encoder` and scores them.
+
+  Returns the metrics (keys prefixed with `prefix`) or, with `return_outputs`,
+  (metrics, {'eval_train': SplitFeatures, 'eval_test': SplitFeatures},
+  FeatureScores) for the report (`saved_outputs`).
+  """
   batch_size = config.eval.batch_size
   shards = device_batches.num_batch_shards(mesh)
   if batch_size % shards:
@@ -70,17 +136,37 @@ def evaluate_encoder(
         f"config.eval.batch_size={batch_size} must be a multiple of the {shards} devices "
         f"the batch is split over (mesh axes {device_batches.batch_axes(mesh)}).")
   encode = features_lib.make_encode_views_fn(encoder, mesh, config.eval.feature_pooling)
-  split_features = {}
+  splits = {}
   for split in ("eval_train", "eval_test"):
     start = time.perf_counter()
-    dataset = pipeline.make_eval_dataset(config, split, batch_size)
-    split_features[split] = features_lib.extract_features(
-        encode, variables, dataset.as_numpy_iterator(), mesh)
+    splits[split] = extract_split_features(config, encode, variables, mesh, split)
     log_info("%sfeatures of %s: %d videos x %d dims in %.1f s.", prefix or "pretrained ",
-             split, *split_features[split][0].shape, time.perf_counter() - start)
-  (train_x, train_y), (test_x, test_y) = split_features["eval_train"], split_features["eval_test"]
-  results = metrics_from_features(train_x, train_y, test_x, test_y, config.eval, config.seed)
-  return {prefix + name: value for name, value in results.items()}
+             split, *splits[split].features.shape, time.perf_counter() - start)
+  train, test = splits["eval_train"], splits["eval_test"]
+  scores = score_features(train.features, train.labels, test.features, test.labels,
+                          config.eval, config.seed)
+  metrics = {prefix + name: value for name, value in scores.metrics.items()}
+  return (metrics, splits, scores) if return_outputs else metrics
+
+
+def feature_outputs(splits: Mapping[str, SplitFeatures],
+                    scores_by_encoder: Mapping[str, tuple[Mapping[str, SplitFeatures],
+                                                          FeatureScores]],
+                    ) -> saved_outputs.FeatureOutputs:
+  """What `saved_outputs.save_feature_outputs` writes, from `evaluate_encoder`'s outputs
+  (`splits`: any encoder's, for the labels and names shared by all)."""
+  train, test = splits["eval_train"], splits["eval_test"]
+  labels = np.concatenate([train.labels, test.labels])
+  texts = np.concatenate([train.label_texts, test.label_texts])
+  return saved_outputs.FeatureOutputs(
+      train_labels=train.labels, test_labels=test.labels,
+      train_filenames=train.filenames, test_filenames=test.filenames,
+      class_names=saved_outputs.class_names_from_texts(labels, texts),
+      encoders={name: saved_outputs.EncoderOutputs(
+          train_features=encoder_splits["eval_train"].features,
+          test_features=encoder_splits["eval_test"].features,
+          probe_predictions=scores.probe_predictions, neighbours=scores.neighbours)
+                for name, (encoder_splits, scores) in scores_by_encoder.items()})
 
 
 def random_init_variables(config: ml_collections.ConfigDict, encoder: nn.Module) -> dict:
@@ -123,12 +209,17 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
     log_info("Evaluating the encoder from the checkpoint of step %d.", step)
   encoder = models.build_model(config.model_name, **config.model.to_dict())
   start = time.perf_counter()
-  results = evaluate_encoder(config, encoder, variables, mesh)
+  results, splits, scores = evaluate_encoder(config, encoder, variables, mesh,
+                                             return_outputs=True)
+  for_report = {"pretrained": (splits, scores)}
   random_variables = (random_init_variables(config, encoder)
                       if config.eval.random_init_baseline else None)
   if random_variables is not None:
-    results.update(evaluate_encoder(config, encoder, random_variables, mesh,
-                                    prefix=RANDOM_INIT_PREFIX))
+    random_results, random_splits, random_scores = evaluate_encoder(
+        config, encoder, random_variables, mesh, prefix=RANDOM_INIT_PREFIX,
+        return_outputs=True)
+    results.update(random_results)
+    for_report["random_init"] = (random_splits, random_scores)
   if finetune.finetune_enabled(config):  # full fine-tuning, multi-clip logit averaging
     results.update(finetune.run_finetuning(
         config, workdir, variables,
@@ -144,6 +235,8 @@ def run_evaluation(config: ml_collections.ConfigDict, workdir: str,
     results["step"] = int(step)
   log_info("Evaluation took %.1f s.", time.perf_counter() - start)
   save_results(workdir, results, format_results_table(results), step)
+  if jax.process_index() == 0:  # after results.json: what the report draws
+    saved_outputs.save_feature_outputs(workdir, feature_outputs(splits, for_report))
   return results
 
 

@@ -86,6 +86,33 @@ def iterate_batch_features(
     yield batch_features[mask], {name: np.asarray(batch[name])[mask] for name in extra_fields}
 
 
+def extract_features_and_fields(
+    encode_fn, variables, batches: Iterable[Mapping[str, np.ndarray]], mesh: Mesh,
+    fields: tuple[str, ...] = ("label",),
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+  """Runs `encode_fn` over eval batches; returns (features float32 [N, D], {field: [N]}).
+
+  Padding rows (mask False) are dropped, so N is exactly the number of videos
+  this process read: no video is lost to batching (see `iterate_batch_features`).
+  String fields (e.g. 'filename') come back as str arrays.
+  """
+  features, values = [], {name: [] for name in fields}
+  for batch_features, batch_fields in iterate_batch_features(encode_fn, variables, batches,
+                                                             mesh, extra_fields=fields):
+    features.append(batch_features)
+    for name in fields:
+      values[name].append(batch_fields[name])
+  if not features:
+    raise ValueError("The evaluation split is empty: no videos to extract features from.")
+  columns = {}
+  for name, parts in values.items():
+    column = np.concatenate(parts)
+    if column.dtype == object:  # tf.string -> bytes
+      column = np.asarray([v.decode("utf-8", "replace") for v in column], dtype=str)
+    columns[name] = column
+  return np.concatenate(features).astype(np.float32), columns
+
+
 def extract_features(
     encode_fn, variables, batches: Iterable[Mapping[str, np.ndarray]], mesh: Mesh,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -94,10 +121,5 @@ def extract_features(
   Padding rows (mask False) are dropped, so N is exactly the number of videos
   this process read: no video is lost to batching (see `iterate_batch_features`).
   """
-  features, labels = [], []
-  for batch_features, fields in iterate_batch_features(encode_fn, variables, batches, mesh):
-    features.append(batch_features)
-    labels.append(fields["label"])
-  if not features:
-    raise ValueError("The evaluation split is empty: no videos to extract features from.")
-  return np.concatenate(features).astype(np.float32), np.concatenate(labels).astype(np.int64)
+  features, fields = extract_features_and_fields(encode_fn, variables, batches, mesh)
+  return features, fields["label"].astype(np.int64)

@@ -81,6 +81,9 @@ class VideoLocalization:
     actionness: float32 [N] the localization head's actionness.
     class_probabilities: float32 [N, C] the head's class distribution.
     detections: the decoded, scored segments.
+    segments: float64 [S, 2] the annotated action instances (start, end).
+    segment_labels: int [S] their classes.
+    duration: the video's length in seconds.
   """
   video_id: str
   clip_starts: np.ndarray
@@ -90,6 +93,9 @@ class VideoLocalization:
   actionness: np.ndarray
   class_probabilities: np.ndarray
   detections: actionness_decoding.DecodedSegments
+  segments: np.ndarray
+  segment_labels: np.ndarray
+  duration: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,7 +254,9 @@ def localize_and_evaluate(
         clip_ends=np.asarray(video.clip_ends, np.float64),
         clip_labels=labels,
         foreground_probability=test_fg_probability[offset:offset + len(labels)],
-        actionness=actionness, class_probabilities=probabilities, detections=detections))
+        actionness=actionness, class_probabilities=probabilities, detections=detections,
+        segments=np.reshape(np.asarray(video.segments, np.float64), (-1, 2)),
+        segment_labels=np.asarray(video.segment_labels), duration=float(video.duration)))
     predictions += [(video.video_id, start, end, label, score) for (start, end), label, score
                     in zip(detections.segments, detections.labels, detections.scores)]
     ground_truth += [(video.video_id, start, end, label) for (start, end), label

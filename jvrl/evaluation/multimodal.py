@@ -16,6 +16,9 @@ initialised model evaluated identically:
   pooled features averaged over each video's captions (`text_...`); the video
   tower's are the shared evaluation's own rows.
 
+Text->video examples of both models (`zero_shot_examples`) go to
+WORKDIR/eval/zero_shot_examples.json for the report.
+
 Views are those of the shared evaluation (`config.eval.num_clips` evenly
 spaced clips x `num_crops` crops), each with the audio window of its clip;
 embeddings are averaged over a video's views. Captions: the first
@@ -35,6 +38,8 @@ from jvrl.data import sources
 from jvrl.data import vatt_sampling
 from jvrl.data.tf_setup import tf
 from jvrl.evaluation import evaluate
+from jvrl.evaluation import retrieval
+from jvrl.evaluation import saved_outputs
 from jvrl.evaluation import zero_shot
 from jvrl.train import sharding
 from jvrl.train.metrics_writer import log_info
@@ -42,6 +47,11 @@ from jvrl.train.metrics_writer import log_info
 # Per-video arrays an extraction returns (besides 'label').
 _FIELDS = ("video_va", "video_vt", "audio_pooled", "audio_va", "text_pooled", "text_vt",
            "audio_mask", "caption_mask")
+# Per-video strings an extraction returns when the dataset has them.
+_TEXT_FIELDS = ("captions", "filename")
+# Text->video examples the report shows (captions of this many test videos, top-k each).
+NUM_ZERO_SHOT_EXAMPLES = 6
+ZERO_SHOT_EXAMPLE_K = 5
 
 
 def make_multimodal_eval_dataset(config: ml_collections.ConfigDict, split: str,
@@ -50,8 +60,9 @@ def make_multimodal_eval_dataset(config: ml_collections.ConfigDict, split: str,
 
   Each element: 'video' uint8 [B, V, T, S, S, 3], 'audio' float32 [B, V, A]
   (the window of each view's clip), 'audio_mask' [B], 'text_ids' /
-  'text_mask' [B, K, L], 'caption_mask' [B, K], 'label' [B], 'mask' [B]
-  (False on padding rows).
+  'text_mask' [B, K, L], 'caption_mask' [B, K], 'captions' tf.string [B, K]
+  ('' padding), 'label' [B], 'filename' [B], 'mask' [B] (False on padding
+  rows).
   """
   from jvrl.objectives import vatt as vatt_objective  # pylint: disable=g-import-not-at-top
   views = pipeline.make_eval_views_fn(config)
@@ -73,6 +84,7 @@ def make_multimodal_eval_dataset(config: ml_collections.ConfigDict, split: str,
     out["audio_mask"] = tf.size(example["waveform"]) > 0
     captions, caption_mask = vatt_sampling.select_captions(example["captions"], num_captions)
     out.update(vatt_objective.encode_captions(tokenizer, captions, caption_mask))
+    out["captions"] = captions  # the text itself, for the report's examples
     out["mask"] = tf.constant(True)
     return out
 
@@ -112,19 +124,27 @@ def extract_multimodal_features(encode_fn, variables, dataset: tf.data.Dataset,
   if jax.process_count() != 1:
     raise NotImplementedError("Multi-host multimodal evaluation is not supported yet.")
   variables = jax.device_put(variables, sharding.replicated(mesh))
-  parts = {name: [] for name in _FIELDS + ("label",)}
+  names = _FIELDS + ("label",) + tuple(name for name in _TEXT_FIELDS
+                                       if name in dataset.element_spec)
+  parts = {name: [] for name in names}
   device_fields = ("video", "audio", "text_ids", "text_mask")
   for batch in dataset.as_numpy_iterator():
     keep = np.asarray(batch["mask"], bool)
     on_device = device_batches.make_global_batch(
         {name: batch[name] for name in device_fields}, mesh)
     outputs = jax.device_get(encode_fn(variables, on_device))
-    for name in _FIELDS + ("label",):
+    for name in names:
       source = outputs if name in outputs else batch
       parts[name].append(np.asarray(source[name])[keep])
   if not parts["label"]:
     raise ValueError("The evaluation split is empty.")
-  return {name: np.concatenate(values) for name, values in parts.items()}
+  features = {name: np.concatenate(values) for name, values in parts.items()}
+  for name in _TEXT_FIELDS:
+    if name in features:  # bytes -> str
+      strings = features[name]
+      features[name] = np.asarray([b.decode("utf-8", "replace") for b in strings.ravel()],
+                                  dtype=str).reshape(strings.shape)
+  return features
 
 
 def multimodal_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray],
@@ -162,6 +182,46 @@ def multimodal_metrics(train: Mapping[str, np.ndarray], test: Mapping[str, np.nd
         test["label"][keep_test], eval_config, seed)
     results.update({f"{modality}_{name}": value for name, value in probe.items()})
   return results
+
+
+def zero_shot_examples(test: Mapping[str, np.ndarray], num_queries: int = NUM_ZERO_SHOT_EXAMPLES,
+                       k: int = ZERO_SHOT_EXAMPLE_K) -> list[dict[str, Any]]:
+  """Text->video examples: the first caption of `num_queries` test videos spread
+  evenly over the split, each with the `k` test videos it ranks first.
+
+  Args:
+    test: an `extract_multimodal_features` result (with 'captions').
+    num_queries: how many captions to query with.
+    k: videos kept per query.
+
+  Returns:
+    One dict per query: 'caption', 'video' (its own video's row), 'label',
+    'filename', 'rank' (of its own video, ties counted against it), 'ranked'
+    (rows, best first), 'ranked_labels', 'ranked_filenames', 'scores' (cosine
+    similarities).
+  """
+  has_caption = np.nonzero(test["caption_mask"].any(axis=1))[0]
+  if not has_caption.size or "captions" not in test:
+    return []
+  picks = np.linspace(0, has_caption.size - 1, min(num_queries, has_caption.size))
+  videos = retrieval.l2_normalize(np.asarray(test["video_vt"], np.float32))
+  filenames = test.get("filename", np.full(len(videos), "", dtype=str))
+  examples = []
+  for row in has_caption[np.unique(np.round(picks).astype(int))]:
+    caption = int(np.argmax(test["caption_mask"][row]))
+    query = retrieval.l2_normalize(np.asarray(test["text_vt"][row, caption], np.float32))
+    similarity = videos @ query
+    ranked = np.argsort(-similarity, kind="stable")[:k]
+    others = np.delete(similarity, row)
+    examples.append({
+        "caption": str(test["captions"][row, caption]), "video": int(row),
+        "label": int(test["label"][row]), "filename": str(filenames[row]),
+        "rank": int(1 + np.sum(others >= similarity[row])),
+        "ranked": [int(i) for i in ranked],
+        "ranked_labels": [int(test["label"][i]) for i in ranked],
+        "ranked_filenames": [str(filenames[i]) for i in ranked],
+        "scores": [float(similarity[i]) for i in ranked]})
+  return examples
 
 
 def _mean_over_captions(pooled: np.ndarray, caption_mask: np.ndarray) -> np.ndarray:
@@ -212,13 +272,16 @@ def evaluate_whole_model(config: ml_collections.ConfigDict, workdir: str,
   if config.eval.random_init_baseline:
     candidates.append((evaluate.RANDOM_INIT_PREFIX,
                        random_init_model_variables(config, model, datasets["eval_test"])))
-  results = {}
+  results, examples = {}, {}
   for prefix, model_variables in candidates:
     features = {split: extract_multimodal_features(encode, model_variables, dataset, mesh)
                 for split, dataset in datasets.items()}
     metrics = multimodal_metrics(features["eval_train"], features["eval_test"], config.eval,
                                  config.seed)
     results.update({prefix + name: value for name, value in metrics.items()})
+    examples[prefix.rstrip("_") or "pretrained"] = zero_shot_examples(features["eval_test"])
+  if jax.process_index() == 0:  # for the report (`jvrl.report`)
+    saved_outputs.save_zero_shot_examples(workdir, examples)
   log_info("Multimodal evaluation (model of step %d: zero-shot retrieval, audio and text "
            "probes) took %.1f s.", step, time.perf_counter() - start)
   return results

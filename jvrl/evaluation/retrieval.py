@@ -188,6 +188,25 @@ def retrieval_recall_at_k(
     {'recall@<k>': fraction of queries that hit, in [0, 1]} for each k in
     `ks`, in the order given.
   """
+  recalls, _ = retrieval_recall_and_neighbours(
+      query_features, query_labels, gallery_features, gallery_labels, ks, chunk_size)
+  return recalls
+
+
+def retrieval_recall_and_neighbours(
+    query_features: np.ndarray,
+    query_labels: np.ndarray,
+    gallery_features: np.ndarray,
+    gallery_labels: np.ndarray,
+    ks: Sequence[int] = (1, 5, 10, 20, 50),
+    chunk_size: int = 1024,
+) -> tuple[dict[str, float], np.ndarray]:
+  """`retrieval_recall_at_k` (same arguments), and the neighbours it ranked.
+
+  Returns:
+    (the recalls of `retrieval_recall_at_k`; int32 [Q, min(max(ks), G)] the
+    gallery indices of each query's nearest items, nearest first).
+  """
   query_features = check_features(query_features, "query_features")
   gallery_features = check_features(gallery_features, "gallery_features")
   query_labels = check_labels(query_labels, "query_labels", query_features.shape[0])
@@ -200,4 +219,5 @@ def retrieval_recall_at_k(
   _, ids = cosine_top_k(query_features, gallery_features, max(ks), chunk_size)
   hits = gallery_labels[ids] == query_labels[:, None]  # [Q, min(max k, G)]
   hit_within = np.logical_or.accumulate(hits, axis=1)
-  return {f"recall@{k}": float(np.mean(hit_within[:, min(k, num_gallery) - 1])) for k in ks}
+  recalls = {f"recall@{k}": float(np.mean(hit_within[:, min(k, num_gallery) - 1])) for k in ks}
+  return recalls, ids

@@ -15,8 +15,10 @@ TAC and TSP trained from it, and a localization evaluation of all of them.
 Such a module may name, in `INITIAL_ENCODER_FIELD`, the config field holding
 the exported encoder it starts from (checked at start-up like
 `config.init_from`, which the other objectives start from).
-This layer sits above evaluation and train (it uses both) and below
-`jvrl.main` and `jvrl.config_validation`.
+Every evaluation ends with the run's report (`jvrl.report`: WORKDIR/eval/
+report.html), built after results.json is written; a report that fails is a
+warning. This layer sits above evaluation, report and train (it uses them) and
+below `jvrl.main` and `jvrl.config_validation`.
 """
 import importlib
 import types
@@ -25,6 +27,7 @@ from typing import Any, Mapping
 import jax
 import ml_collections
 
+from jvrl import report
 from jvrl.evaluation import evaluate
 from jvrl.train import checkpointing
 from jvrl.train import trainer
@@ -55,7 +58,9 @@ def run_train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     state, variables = trainer.train(config, workdir, **_init_from(config))
     step = int(jax.device_get(state.step))
   if mode in ("eval", "train_and_eval"):
-    return evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+    results = evaluate.run_evaluation(config, workdir, variables=variables, step=step)
+    report.build_report_or_warn(workdir, config)  # after results.json: never loses them
+    return results
   return None
 
 

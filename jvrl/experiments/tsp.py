@@ -23,20 +23,25 @@ stage resuming where a previous command stopped:
    {tsp, tac, initial, random_init}; DIR/eval/results.json holds
    `E_fgbg_auc`, `E_fgbg_balanced_accuracy`, `E_fg_action_top1`,
    `E_localization_map@0.3` ... `@0.7` and `E_localization_average_map`,
-   printed as one table.
+   printed as one table; the first test videos' per-clip outputs go to
+   DIR/eval/localization.npz and the report (DIR/eval/report.html) draws
+   their timelines.
 """
 import copy
 import os
 import time
 from typing import Any, Mapping
 
+import jax
 import ml_collections
 
 from jvrl import models
+from jvrl import report
 from jvrl.data import feature_files
 from jvrl.data import sources
 from jvrl.evaluation import clip_features
 from jvrl.evaluation import evaluate
+from jvrl.evaluation import saved_outputs
 from jvrl.evaluation import untrimmed
 from jvrl.objectives.tsp import gvf as gvf_lib
 from jvrl.train import checkpointing
@@ -194,14 +199,19 @@ def evaluate_encoders(config: ml_collections.ConfigDict, workdir: str, mesh) -> 
   candidates.append(("initial", lambda: initial_encoder_variables(config, workdir, train=False)))
   candidates.append(("random_init", lambda: evaluate.random_init_variables(config, encoder)))
   start = time.perf_counter()
-  results = {}
+  results, outputs = {}, {}
   for name, variables in candidates:
-    results.update(untrimmed.evaluate_encoder_localization(
-        config, encoder, variables(), mesh, prefix=f"{name}_"))
+    metrics, localized = untrimmed.evaluate_encoder_localization(
+        config, encoder, variables(), mesh, prefix=f"{name}_", return_predictions=True)
+    results.update(metrics)
+    outputs[name] = localized.videos
   log_info("Localization evaluation of %d encoders took %.1f s.", len(candidates),
            time.perf_counter() - start)
   encoders = tuple(name for name, _ in candidates)
   evaluate.save_results(workdir, results, format_comparison_table(results, encoders))
+  if jax.process_index() == 0:  # after results.json: the timelines, then the report
+    saved_outputs.save_localization_outputs(workdir, outputs)
+  report.build_report_or_warn(workdir, config)
   return results
 
 

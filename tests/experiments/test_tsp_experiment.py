@@ -14,6 +14,7 @@ from jvrl import models
 from jvrl.data import feature_files
 from jvrl.data import sources
 from jvrl.evaluation import clip_features
+from jvrl.evaluation import saved_outputs
 from jvrl.experiments import tsp
 from jvrl.train import checkpointing
 from jvrl.train import sharding
@@ -56,6 +57,10 @@ def test_tsp_comparison_end_to_end(tmp_path, synthetic_cache_dir):
   for name, value in results.items():
     assert math.isnan(value) or 0.0 <= value <= 1.0, name
   assert not math.isnan(results["tsp_fgbg_auc"])
+  # The report draws the comparison's timelines from the saved per-video outputs.
+  assert os.path.isfile(os.path.join(workdir, "eval", "report.html"))
+  assert os.path.isfile(os.path.join(workdir, "eval", "figures", "timeline_00.png"))
+  assert list(saved_outputs.load_localization_outputs(workdir)) == list(tsp.ENCODERS)
 
   # The GVF of every training video is the max over the initial encoder's clip features.
   config = make_tiny_tsp_config(synthetic_cache_dir)

@@ -172,3 +172,7 @@ def test_main_pretrains_and_evaluates_vatt(tmp_path, synthetic_cache_dir):
                  "text_linear_probe_top1"):
       assert prefix + name in results, prefix + name
   assert 1.0 <= results["zero_shot_v2t_median_rank"] <= 30  # 10 videos, <= 3 captions each
+  # The report shows zero-shot text->video examples of both models.
+  figures = os.listdir(os.path.join(workdir, "eval", "figures"))
+  assert {"zero_shot_pretrained.png", "zero_shot_random_init.png"} <= set(figures)
+  assert "not drawn" not in result.stderr and "not built" not in result.stderr
