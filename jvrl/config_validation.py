@@ -35,11 +35,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jvrl import errors
+
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 _MODES = ("train", "eval", "train_and_eval")
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.UserError):
   """An invalid config; the message is one line naming the field to change."""
 
 

@@ -67,39 +67,53 @@ def main(argv) -> None:
     _exit(2, str(error))
   import jax  # pylint: disable=g-import-not-at-top
   from jvrl import config_validation  # pylint: disable=g-import-not-at-top
+  from jvrl import errors  # pylint: disable=g-import-not-at-top
   from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
-  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
-  from jvrl import experiments  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  from jvrl.train import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
-  config, workdir = _CONFIG.value, _WORKDIR.value
+  config, workdir, mode = _CONFIG.value, _WORKDIR.value, _MODE.value
   try:  # the one start-up check of the config; it writes nothing
-    config_validation.validate_config(config, mode=_MODE.value)
+    config_validation.validate_config(config, mode=mode)
   except config_validation.ConfigError as error:
     _exit(2, f"config error: {error}")
-  os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json(indent=2))
-  if jax.process_index() == 0:
-    logging.info("jvrl %s, workdir %s, mode %s, %d process(es), %d device(s): %s",
-                 jvrl.__version__, workdir, _MODE.value, jax.process_count(),
-                 jax.device_count(), jax.devices()[0].device_kind)
-  splits = (("train",) if _MODE.value != "eval" else ()) + (
-      ("eval_train", "eval_test") if _MODE.value != "train" else ())
+  try:
+    workdir_lib.check_workdir(workdir, mode)  # creates it for training; eval: needs a checkpoint
+    if jax.process_index() == 0:
+      logging.info("jvrl %s, workdir %s, mode %s, %d process(es), %d device(s): %s",
+                   jvrl.__version__, workdir, mode, jax.process_count(),
+                   jax.device_count(), jax.devices()[0].device_kind)
+    with workdir_lib.lock_workdir_for_job(workdir):  # one job per workdir
+      _run(config, workdir, mode)
+  except trainer.Preempted as preempted:
+    logging.warning("%s", preempted)
+  except errors.UserError as error:
+    _exit(2, str(error))
+  except (FloatingPointError, pipeline.CorruptRecordError) as error:
+    _exit(1, str(error))
+
+
+def _run(config, workdir: str, mode: str) -> None:
+  """The run once the config and the workdir are known to be usable."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from jvrl import errors  # pylint: disable=g-import-not-at-top
+  from jvrl import experiments  # pylint: disable=g-import-not-at-top
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+
+  # The newest checkpoint's config is the truth: a resume or an evaluation with
+  # another model, objective or optimiser stops here, before anything is written.
+  trainer.check_checkpoint_fits(config, workdir, mode)
+  splits = (("train",) if mode != "eval" else ()) + (
+      ("eval_train", "eval_test") if mode != "train" else ())
   try:  # the run's first step: make the data readable (generates the built-in set once)
     data = sources.prepare_data_source(config.data, splits)
   except ValueError as error:
-    _exit(2, str(error))
+    raise errors.UserError(str(error)) from None
   if jax.process_index() == 0:
     logging.info("Data: %s.", data)
-  try:  # the objective's experiment: training then evaluation for most (jvrl.experiments)
-    experiments.run(config, workdir, _MODE.value)
-  except trainer.Preempted as preempted:
-    logging.warning("%s", preempted)
-    return
-  except (FloatingPointError, pipeline.CorruptRecordError) as error:
-    _exit(1, str(error))
+  # The objective's experiment: training then evaluation for most (jvrl.experiments).
+  experiments.run(config, workdir, mode)
 
 
 def _exit(status: int, message: str) -> None:

@@ -30,6 +30,7 @@ from typing import Any, Mapping
 
 import ml_collections
 
+from jvrl import errors
 from jvrl import models
 from jvrl.data import feature_files
 from jvrl.evaluation import clip_features
@@ -94,8 +95,8 @@ def _check_export_fits(config: ml_collections.ConfigDict, directory: str) -> Non
   import json  # pylint: disable=g-import-not-at-top
   spec_path = os.path.join(directory, checkpointing.ENCODER_SPEC_FILE)
   if not os.path.isfile(spec_path):
-    raise FileNotFoundError(f"config.tsp.initial_encoder={directory!r} holds no exported "
-                            f"encoder ({checkpointing.ENCODER_SPEC_FILE} missing).")
+    raise errors.UserError(f"config.tsp.initial_encoder={directory!r} holds no exported "
+                           f"encoder ({checkpointing.ENCODER_SPEC_FILE} missing).")
   with open(spec_path) as f:
     spec = json.load(f)
   wanted = dict(config.model.to_dict())
@@ -103,7 +104,7 @@ def _check_export_fits(config: ml_collections.ConfigDict, directory: str) -> Non
   architecture = ("width_multiplier", "input_transform", "num_classes")
   differ = [k for k in architecture if given.get(k) != wanted.get(k)]
   if spec["model_name"] != config.model_name or differ:
-    raise ValueError(
+    raise errors.UserError(
         f"The initial encoder in {directory} is {spec['model_name']!r} with "
         f"{ {k: given.get(k) for k in architecture} }, but this run trains "
         f"{config.model_name!r} with { {k: wanted.get(k) for k in architecture} }: set "
@@ -180,8 +181,8 @@ def train_encoders(config: ml_collections.ConfigDict, workdir: str, mesh) -> Non
 def _exported(workdir: str, what: str) -> dict:
   directory = os.path.join(workdir, trainer.EXPORT_SUBDIR)
   if not os.path.isfile(os.path.join(directory, checkpointing.ENCODER_SPEC_FILE)):
-    raise FileNotFoundError(f"No trained {what} encoder in {directory}: run with "
-                            "--mode=train (or train_and_eval) first.")
+    raise errors.UserError(f"No trained {what} encoder in {directory}: run with "
+                           "--mode=train (or train_and_eval) first.")
   return checkpointing.load_encoder(directory)[1]
 
 
