@@ -132,5 +132,6 @@ def get_config() -> ml_collections.ConfigDict:
       knn=dict(k=20, temperature=0.07),
       retrieval_ks=(1, 5, 10, 20, 50),
       random_init_baseline=True,
+      allow_split_overlap=False,     # True: evaluate even if eval_test shares videos
   )
   return config

@@ -96,8 +96,8 @@ def main(argv) -> None:
 def _run(config, workdir: str, mode: str) -> None:
   """The run once the config and the workdir are known to be usable."""
   import jax  # pylint: disable=g-import-not-at-top
-  from jvrl import errors  # pylint: disable=g-import-not-at-top
   from jvrl import experiments  # pylint: disable=g-import-not-at-top
+  from jvrl.data import data_checks  # pylint: disable=g-import-not-at-top
   from jvrl.data import sources  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
 
@@ -109,9 +109,15 @@ def _run(config, workdir: str, mode: str) -> None:
   try:  # the run's first step: make the data readable (generates the built-in set once)
     data = sources.prepare_data_source(config.data, splits)
   except ValueError as error:
-    raise errors.UserError(str(error)) from None
+    raise data_checks.DataCheckError(str(error)) from None
   if jax.process_index() == 0:
     logging.info("Data: %s.", data)
+  # Labels, overlaps, lengths, sizes and counts, from record metadata only.
+  report = data_checks.check_data(config, mode, experiments.data_expectations(config))
+  if jax.process_index() == 0:
+    logging.info("%s.", report.summary[0].upper() + report.summary[1:])
+    for warning in report.warnings:
+      logging.warning("Data: %s", warning)
   # The objective's experiment: training then evaluation for most (jvrl.experiments).
   experiments.run(config, workdir, mode)
 

@@ -8,19 +8,74 @@ outcome: the data used, the warning with its count, or the one-line error.
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 
 import ml_collections
+import numpy as np
 import pytest
 from conftest import TINY_CVRL_OVERRIDES, make_tiny_cvrl_config
 
 from jvrl import errors
+from jvrl.data import data_checks
+from jvrl.data import records
+from jvrl.data import sources
 from jvrl.train import trainer
 from jvrl.train import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = [f"--config.{path}={value}" for path, value in TINY_CVRL_OVERRIDES.items()]
+
+
+def _videos(count, prefix, *, frames=16, size=32, labels=None):
+  """`count` tiny random videos; labels i % 5 unless given (-1 = unlabelled)."""
+  rng = np.random.default_rng(len(prefix) * 100 + count)
+  labels = [i % 5 for i in range(count)] if labels is None else labels
+  return [records.make_sequence_example(
+      jpeg_frames=records.encode_jpeg_frames(
+          rng.integers(0, 256, (frames, size, size, 3), np.uint8)),
+      label=label, filename=f"{prefix}_{i}.mp4") for i, label in enumerate(labels)]
+
+
+@pytest.fixture(scope="module")
+def recs(tmp_path_factory):
+  """Tiny record files for every case: name -> glob."""
+  root = tmp_path_factory.mktemp("records")
+  sets = {
+      "train": (_videos(32, "train"), 2),
+      "eval_train": (_videos(20, "et"), 1),
+      "eval_test": (_videos(10, "es"), 1),
+      "unlabelled": (_videos(5, "nl", labels=[-1] * 5), 1),
+      "other_classes": (_videos(5, "oc", labels=[5, 6, 7, 8, 9]), 1),
+      "some_other_classes": (_videos(6, "sc", labels=[0, 1, 2, 3, 7, 8]), 1),
+      "mixed_lengths": (_videos(6, "ml") + _videos(2, "ms", frames=4), 1),
+      "small_frames": (_videos(4, "sm", size=8), 1),
+  }
+  globs = {}
+  for name, (examples, shards) in sets.items():
+    records.write_sharded_records(examples, str(root), shards, name)
+    globs[name] = str(root / f"{name}-*.tfrecord")
+  copy = root / "copy"  # the eval_test videos again, in another file
+  copy.mkdir()
+  shutil.copy(records.shard_path(str(root), "eval_test", 0, 1), copy / "eval_test.tfrecord")
+  globs["eval_test_copy"] = str(copy / "eval_test.tfrecord")
+  (root / "zero.tfrecord").write_bytes(b"")
+  globs["zero_bytes"] = str(root / "zero.tfrecord")
+  (root / "video.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a record")
+  globs["not_records"] = str(root / "video.mp4")
+  (root / "a_directory").mkdir()
+  globs["directory"] = str(root / "a_directory")
+  return globs
+
+
+def _records_config(config, recs, *, train="train", eval_train="eval_train",
+                    eval_test="eval_test"):
+  config.data.source = "records"
+  config.data.train_files = recs[train]
+  config.data.eval_train_files = recs[eval_train]
+  config.data.eval_test_files = recs[eval_test]
+  return config
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +111,58 @@ def _one_line_error(result, *needles):
   return lines[0]
 
 
+# ---- 1. Files are never ignored; the start-up log names the data -------------------
+
+
+def test_1_the_start_up_lines_name_the_data_used(tiny_cvrl_config, recs,
+                                                 synthetic_cache_dir):
+  built_in = sources.prepare_data_source(tiny_cvrl_config.data)
+  assert "built-in synthetic dataset (32 train, 20 eval_train, 10 eval_test" in built_in
+  assert synthetic_cache_dir in built_in
+  config = _records_config(tiny_cvrl_config, recs)
+  line = sources.prepare_data_source(config.data)
+  assert "train: 2 file(s) matching" in line and recs["eval_test"] in line
+  report = data_checks.check_data(config, "train_and_eval")
+  assert report.summary == (
+      "data checks: train: 32 videos in 2 file(s), 5 classes, 16-16 frames; eval_train: 20 "
+      "videos in 1 file(s), 5 classes, 16-16 frames; eval_test: 10 videos in 1 file(s), 5 "
+      "classes, 16-16 frames")
+  assert report.warnings == []
+
+
+# ---- 2. eval_test overlapping eval_train ------------------------------------------------
+
+
+def test_2_overlapping_eval_splits_are_refused_unless_allowed(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs, eval_test="eval_train")
+  with pytest.raises(data_checks.DataCheckError, match=r"eval_test shares 1 file\(s\) .* "
+                                                       r"config.eval.allow_split_overlap=True"):
+    data_checks.check_data(config, "eval")
+  config = _records_config(tiny_cvrl_config, recs, eval_train="eval_test",
+                           eval_test="eval_test_copy")  # other file, same videos
+  with pytest.raises(data_checks.DataCheckError, match=r"eval_test shares 10 video\(s\) "
+                                                       r"\(e.g. 'es_0.mp4'\)"):
+    data_checks.check_data(config, "eval")
+  config.eval.allow_split_overlap = True
+  report = data_checks.check_data(config, "eval")
+  assert any("shares 10 video(s)" in w and "evaluation runs" in w for w in report.warnings)
+
+
+# ---- 3. Label sets: test classes absent from eval_train, labels beyond num_classes ----
+
+
+def test_3_eval_test_classes_absent_from_eval_train(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs, eval_test="other_classes")
+  with pytest.raises(data_checks.DataCheckError,
+                     match=r"none of the 5 eval_test classes occurs in eval_train"):
+    data_checks.check_data(config, "eval")
+  config = _records_config(tiny_cvrl_config, recs, eval_test="some_other_classes")
+  report = data_checks.check_data(config, "eval")
+  assert report.warnings == [
+      "2 of 6 eval_test classes (2 of 6 test videos) never occur in eval_train: those videos "
+      "count as errors in every metric (classes [7, 8]...)."]
+
+
 # ---- 4. The checkpoint's config is the truth -------------------------------------------
 
 
@@ -81,6 +188,24 @@ def test_4_evaluating_with_another_model_is_refused(trained, path, value, named)
     assert named in str(error.value) and "\n" not in str(error.value)
 
 
+def test_4_a_refused_resume_writes_nothing_and_eval_needs_no_training_files(trained, recs):
+  config, workdir = trained
+  with open(os.path.join(workdir, trainer.CONFIG_FILE)) as f:
+    written = f.read()
+  changed = ml_collections.ConfigDict(config.to_dict())
+  changed.optimizer.learning_rate = 0.01
+  with pytest.raises(trainer.checkpoint_config.CheckpointMismatchError,
+                     match=r"config.optimizer.learning_rate=0.01 \(checkpoint: 0.002\)"):
+    trainer.train(changed, workdir)
+  with open(os.path.join(workdir, trainer.CONFIG_FILE)) as f:
+    assert f.read() == written
+  # Evaluating other data: the checkpoint restores without any training file.
+  other_data = _records_config(ml_collections.ConfigDict(config.to_dict()), recs)
+  other_data.data.train_files = ""
+  _, step = trainer.restore_encoder_variables(other_data, workdir)
+  assert step == 4
+
+
 def test_4_main_refuses_another_model_in_one_line_and_rewrites_nothing(trained,
                                                                        synthetic_cache_dir):
   _, workdir = trained
@@ -94,6 +219,29 @@ def test_4_main_refuses_another_model_in_one_line_and_rewrites_nothing(trained,
 
 
 # ---- 5. Counts: clip span, batch vs dataset, k vs gallery, steps vs checkpoint -----------
+
+
+def test_5_clips_longer_than_videos_and_batches_larger_than_the_split(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs, train="mixed_lengths")
+  config.data.clip_length, config.data.frame_stride = 4, 2  # span 8: the 4-frame videos wrap
+  assert data_checks.check_data(config, "train").warnings == [
+      "2 of 8 train videos are shorter than a clip's span (config.data.clip_length=4 x "
+      "config.data.frame_stride=2 = 8 frames): their clips wrap around (frames repeat from "
+      "the start)."]
+  config.train.batch_size = 16
+  assert "config.train.batch_size=16 is larger than the 8 train videos: every batch repeats " \
+         "at least 8 of them" in data_checks.check_data(config, "train").warnings[-1]
+  config.data.frame_stride = 8  # span 32 > every video
+  with pytest.raises(data_checks.DataCheckError, match=r"every one of the 8 train videos is "
+                                                       r"shorter than a clip's span"):
+    data_checks.check_data(config, "train")
+  # A sample of the split says what it found, and counts the videos for the batch.
+  config.data.frame_stride = 2
+  config.train.batch_size = 16
+  report = data_checks.check_data(config, "train", max_train_videos=4)
+  assert report.summary.startswith("data checks: train: the first 4 videos in 1 file(s)")
+  assert report.warnings[-1].startswith("config.train.batch_size=16 is larger than the 8 "
+                                        "train videos")
 
 
 def test_5_fewer_steps_than_the_checkpoint_are_refused(trained):
@@ -140,6 +288,26 @@ def test_6_main_refuses_a_workdir_in_use(tmp_path, synthetic_cache_dir):
 
 
 # ---- 8. Errors that are one line (status 2) naming the setting or file ---------------------
+
+
+def test_8_eval_records_without_labels(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs, eval_test="unlabelled")
+  with pytest.raises(data_checks.DataCheckError,
+                     match=r"5 of 5 eval_test videos have no class label \(clip/label/index; "
+                           r"first in .*unlabelled-00000-of-00001.tfrecord\)"):
+    data_checks.check_data(config, "eval")
+  # Training alone does not need labels.
+  config = _records_config(tiny_cvrl_config, recs, train="unlabelled")
+  config.train.batch_size = 8
+  assert "5 train videos" in data_checks.check_data(config, "train").warnings[0]
+
+
+def test_8_crop_larger_than_the_records_frames(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs, train="small_frames")
+  with pytest.raises(data_checks.DataCheckError,
+                     match=r"config.data.crop_size=16 is larger than the frames of every train "
+                           r"video \(largest shorter side: 8 pixels\)"):
+    data_checks.check_data(config, "train")
 
 
 def test_8_a_workdir_that_is_a_file_or_cannot_be_created(tmp_path):

@@ -32,6 +32,7 @@ import ml_collections
 
 from jvrl import errors
 from jvrl import models
+from jvrl.data import data_checks
 from jvrl.data import feature_files
 from jvrl.evaluation import clip_features
 from jvrl.evaluation import evaluate
@@ -42,6 +43,9 @@ from jvrl.train import sharding
 from jvrl.train import trainer
 from jvrl.train.metrics_writer import log_info
 
+# TSP trains on segments of untrimmed videos and evaluates localization, not
+# clip labels: no batch-vs-videos or clip-label checks at start-up.
+DATA_EXPECTATIONS = data_checks.Expectations(classification_eval=False, trains_on_videos=False)
 INITIAL_SUBDIR = "initial"
 TAC_SUBDIR = "tac"
 GVF_SUBDIR = "gvf"
