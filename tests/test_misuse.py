@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import TINY_CVRL_OVERRIDES, make_tiny_cvrl_config
 
+from jvrl import config_validation
 from jvrl import errors
 from jvrl.data import data_checks
 from jvrl.data import records
@@ -112,6 +113,14 @@ def _one_line_error(result, *needles):
 
 
 # ---- 1. Files are never ignored; the start-up log names the data -------------------
+
+
+def test_1_record_files_with_a_built_in_source_are_refused(tiny_cvrl_config, recs):
+  tiny_cvrl_config.data.train_files = recs["train"]
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"config.data.train_files=.* is set, but config.data.source="
+                           r"'synthetic' .* add --config.data.source=records"):
+    config_validation.validate_config(tiny_cvrl_config, mode="train")
 
 
 def test_1_the_start_up_lines_name_the_data_used(tiny_cvrl_config, recs,
@@ -290,6 +299,22 @@ def test_6_main_refuses_a_workdir_in_use(tmp_path, synthetic_cache_dir):
 # ---- 8. Errors that are one line (status 2) naming the setting or file ---------------------
 
 
+def test_8_record_files_that_hold_no_videos(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs, train="directory")
+  with pytest.raises(config_validation.ConfigError, match=r"matches the directory .* check "
+                                                          r"config.data.train_files"):
+    config_validation.validate_config(config, mode="train")
+  config = _records_config(tiny_cvrl_config, recs, eval_test="zero_bytes")
+  with pytest.raises(data_checks.DataCheckError, match=r"config.data.eval_test_files=.*: its 1 "
+                                                       r"file\(s\) hold no video record \(1 are "
+                                                       r"zero-byte"):
+    data_checks.check_data(config, "eval")
+  config = _records_config(tiny_cvrl_config, recs, train="not_records")
+  with pytest.raises(data_checks.DataCheckError, match=r"cannot read .*video.mp4 \(split "
+                                                       r"'train'\) as video records"):
+    data_checks.check_data(config, "train")
+
+
 def test_8_eval_records_without_labels(tiny_cvrl_config, recs):
   config = _records_config(tiny_cvrl_config, recs, eval_test="unlabelled")
   with pytest.raises(data_checks.DataCheckError,
@@ -308,6 +333,32 @@ def test_8_crop_larger_than_the_records_frames(tiny_cvrl_config, recs):
                      match=r"config.data.crop_size=16 is larger than the frames of every train "
                            r"video \(largest shorter side: 8 pixels\)"):
     data_checks.check_data(config, "train")
+
+
+@pytest.mark.parametrize("path, value, match", [
+    ("optimizer.name", "adam", r"Unknown config.optimizer.name='adam'"),
+    ("optimizer.schedule", "cosin", r"Unknown config.optimizer.schedule='cosin'"),
+    ("optimizer.learning_rate", -1.0, r"config.optimizer.learning_rate must be >= 0"),
+    ("optimizer.learning_rate", "1e-3", r"config.optimizer.learning_rate='1e-3' must be a "
+                                        r"number"),
+    ("optimizer.momentum", 1.5, r"config.optimizer.momentum must be in \[0, 1\)"),
+    ("cvrl.temperature", -0.1, r"config.cvrl.temperature=-0.1 must be a number > 0"),
+    ("eval.knn.temperature", 0.0, r"config.eval.knn.temperature=0.0 must be a number > 0"),
+    ("eval.knn.k", 0, r"config.eval.knn.k=0 must be an integer >= 1"),
+    ("eval.retrieval_ks", (0, 5), r"config.eval.retrieval_ks=\(0, 5\) must be"),
+    ("eval.linear_probe.learning_rate", 0.0, r"config.eval.linear_probe.learning_rate=0.0"),
+    ("eval.feature_pooling", "mean", r"config.eval.feature_pooling='mean' must be one of"),
+])
+def test_8_invalid_settings_are_one_line_config_errors(tiny_cvrl_config, path, value, match):
+  *parents, leaf = path.split(".")
+  node = tiny_cvrl_config
+  for parent in parents:
+    node = node[parent]
+  del node[leaf]
+  node[leaf] = value
+  with pytest.raises(config_validation.ConfigError, match=match) as error:
+    config_validation.validate_config(tiny_cvrl_config)
+  assert "\n" not in str(error.value)
 
 
 def test_8_a_workdir_that_is_a_file_or_cannot_be_created(tmp_path):

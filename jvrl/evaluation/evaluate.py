@@ -37,6 +37,58 @@ from jvrl.train.metrics_writer import MetricsWriter, log_info
 RANDOM_INIT_PREFIX = "random_init_"
 
 
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def check_eval_config(config: ml_collections.ConfigDict) -> None:
+  """The start-up check of `config.eval`'s frozen-evaluation settings.
+
+  Raises:
+    ValueError: one line naming the field (kNN k and temperature, retrieval ks,
+      linear-probe steps / learning rate / weight decay, feature pooling, the
+      opt-ins).
+  """
+  eval_config = config.eval
+
+  def get(path, default=None):
+    node = eval_config
+    for part in path.split("."):
+      node = node.get(part) if hasattr(node, "get") else None
+    return default if node is None else node
+
+  k = get("knn.k")
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    raise ValueError(f"config.eval.knn.k={k!r} must be an integer >= 1.")
+  temperature = get("knn.temperature")
+  if not _is_number(temperature) or temperature <= 0:
+    raise ValueError(f"config.eval.knn.temperature={temperature!r} must be a number > 0 "
+                     "(DINO / InstDisc: 0.07).")
+  ks = get("retrieval_ks", ())
+  if isinstance(ks, (int, str)) or not ks or any(
+      isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in ks):
+    raise ValueError(f"config.eval.retrieval_ks={ks!r} must be a non-empty tuple of integers "
+                     ">= 1, e.g. (1, 5, 10).")
+  steps = get("linear_probe.steps")
+  if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    raise ValueError(f"config.eval.linear_probe.steps={steps!r} must be an integer >= 1.")
+  rate = get("linear_probe.learning_rate")
+  if not _is_number(rate) or rate <= 0:
+    raise ValueError(f"config.eval.linear_probe.learning_rate={rate!r} must be a number > 0.")
+  decay = get("linear_probe.weight_decay")
+  if decay is not None and (not _is_number(decay) or decay < 0):
+    raise ValueError(f"config.eval.linear_probe.weight_decay={decay!r} must be None (chosen on "
+                     "held-out eval_train videos) or a number >= 0.")
+  pooling = get("feature_pooling", "avg")
+  if pooling not in features_lib.POOLINGS:
+    raise ValueError(f"config.eval.feature_pooling={pooling!r} must be one of "
+                     f"{features_lib.POOLINGS}.")
+  for flag in ("random_init_baseline", "allow_split_overlap"):
+    value = get(flag, False)
+    if not isinstance(value, bool):
+      raise ValueError(f"config.eval.{flag}={value!r} must be True or False.")
+
+
 def metrics_from_features(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
     eval_config: ml_collections.ConfigDict, seed: int = 0,

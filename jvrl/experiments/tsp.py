@@ -65,6 +65,9 @@ def initial_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
                             resize_short_side=config.tsp.augment.resize_short_side,
                             flip_prob=config.tsp.augment.flip_prob)
   derived.data.source = "synthetic"
+  for split in ("train", "eval_train", "eval_test"):  # the user's records are not read here
+    if f"{split}_files" in derived.data:
+      derived.data[f"{split}_files"] = ""
   derived.data.synthetic = initial.synthetic.to_dict()
   derived.data.train_split = "train"
   derived.train.batch_size = initial.batch_size
