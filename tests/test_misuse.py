@@ -20,8 +20,11 @@ from conftest import TINY_CVRL_OVERRIDES, make_tiny_cvrl_config
 from jvrl import config_validation
 from jvrl import errors
 from jvrl.data import data_checks
+from jvrl.data import pipeline
 from jvrl.data import records
 from jvrl.data import sources
+from jvrl.evaluation import evaluate
+from jvrl.objectives import supervised
 from jvrl.train import trainer
 from jvrl.train import workdir as workdir_lib
 
@@ -172,6 +175,40 @@ def test_3_eval_test_classes_absent_from_eval_train(tiny_cvrl_config, recs):
       "count as errors in every metric (classes [7, 8]...)."]
 
 
+def test_3_the_evaluation_checks_the_labels_its_features_came_with():
+  """What a TFDS source (not read at start-up) gets at evaluation start."""
+  x = np.eye(4, dtype=np.float32)
+  eval_config = ml_collections.ConfigDict(dict(
+      linear_probe=dict(steps=5, learning_rate=0.1, weight_decay=0.0),
+      knn=dict(k=1, temperature=0.07), retrieval_ks=(1,)))
+  with pytest.raises(data_checks.DataCheckError, match=r"2 of 4 eval_test videos have no class"):
+    evaluate.metrics_from_features(x, np.array([0, 1, 0, 1]), x, np.array([0, 1, -1, -1]),
+                                   eval_config)
+  with pytest.raises(data_checks.DataCheckError, match=r"none of the 2 eval_test classes"):
+    evaluate.metrics_from_features(x, np.array([0, 1, 0, 1]), x, np.array([2, 3, 2, 3]),
+                                   eval_config)
+
+
+def test_3_labels_beyond_num_classes_are_refused(tiny_cvrl_config, recs):
+  config = _records_config(tiny_cvrl_config, recs)
+  config.eval.finetune.steps = 4
+  config.eval.finetune.num_classes = 3
+  with pytest.raises(data_checks.DataCheckError,
+                     match=r"eval_train has labels up to 4 but "
+                           r"config.eval.finetune.num_classes=3: set it to at least 5"):
+    data_checks.check_data(config, "eval")
+  # Also where the start-up check only sampled the videos: inside the input pipeline.
+  config.objective = "supervised"
+  config.supervised = dict(num_classes=3, augmentation="crop", resize_short_side=16,
+                           flip_prob=0.0)
+  dataset = pipeline.make_train_dataset(
+      config, supervised.make_supervised_preprocess(config), 8, host_fields=True)
+  with pytest.raises(pipeline.InvalidInputError,
+                     match=r"a video has a label >= config.supervised.num_classes=3"):
+    for _ in pipeline.host_batches(dataset):
+      pass
+
+
 # ---- 4. The checkpoint's config is the truth -------------------------------------------
 
 
@@ -251,6 +288,22 @@ def test_5_clips_longer_than_videos_and_batches_larger_than_the_split(tiny_cvrl_
   assert report.summary.startswith("data checks: train: the first 4 videos in 1 file(s)")
   assert report.warnings[-1].startswith("config.train.batch_size=16 is larger than the 8 "
                                         "train videos")
+
+
+def test_5_recall_at_k_and_knn_k_beyond_the_gallery(caplog):
+  rng = np.random.default_rng(0)
+  train_x, test_x = rng.normal(size=(6, 4)), rng.normal(size=(4, 4))
+  eval_config = ml_collections.ConfigDict(dict(
+      linear_probe=dict(steps=5, learning_rate=0.1, weight_decay=0.0),
+      knn=dict(k=20, temperature=0.07), retrieval_ks=(1, 5, 6, 50)))
+  with caplog.at_level(logging.WARNING):
+    results = evaluate.metrics_from_features(
+        train_x, np.array([0, 1, 0, 1, 0, 1]), test_x, np.array([0, 1, 0, 1]), eval_config)
+  assert sorted(k for k in results if k.startswith("retrieval")) == [
+      "retrieval_recall@1", "retrieval_recall@5"]
+  assert ("retrieval_recall@6, retrieval_recall@50 not reported: the eval_train gallery holds "
+          "only 6 videos") in caplog.text
+  assert "config.eval.knn.k=20 covers all 6 eval_train videos" in caplog.text
 
 
 def test_5_fewer_steps_than_the_checkpoint_are_refused(trained):

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Mapping
 import ml_collections
 import numpy as np
 
+from jvrl import errors
 from jvrl.data import augment
 from jvrl.data import decode
 from jvrl.data import records
@@ -152,6 +153,16 @@ class CorruptRecordError(ValueError):
   """A corrupt or truncated record with `config.data.on_corrupt_record='fail'`."""
 
 
+class InvalidInputError(errors.UserError):
+  """An example that the objective's preprocessing refused (e.g. a label outside
+  [0, num_classes)); the message names the setting to change."""
+
+
+# Starts the message of a check inside a preprocessing function
+# (`tf.debugging.Assert`) that `host_batches` turns into an `InvalidInputError`.
+INVALID_INPUT_MESSAGE = "Invalid training input:"
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchInfo:
   """What a training batch says about this process's input stream.
@@ -185,6 +196,8 @@ def host_batches(dataset: tf.data.Dataset, start_example: int = 0
 
   Raises:
     CorruptRecordError: a corrupt record in 'fail' mode (names the file).
+    InvalidInputError: the preprocessing refused an example
+      (`INVALID_INPUT_MESSAGE`).
   """
   expected = start_example
   iterator = dataset.as_numpy_iterator()
@@ -194,6 +207,9 @@ def host_batches(dataset: tf.data.Dataset, start_example: int = 0
     except StopIteration:
       return
     except tf.errors.OpError as error:
+      invalid = re.search(re.escape(INVALID_INPUT_MESSAGE) + r"[^\]\n]*", str(error))
+      if invalid:
+        raise InvalidInputError(invalid.group(0).replace("\\'", "'")) from None
       message = explain_input_error(error)
       if message is None:
         raise

@@ -21,8 +21,10 @@ import flax.linen as nn
 import jax
 import ml_collections
 import numpy as np
+from absl import logging
 
 from jvrl import models
+from jvrl.data import data_checks
 from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.evaluation import features as features_lib
@@ -89,11 +91,41 @@ def check_eval_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(f"config.eval.{flag}={value!r} must be True or False.")
 
 
+def meaningful_ks(ks: tuple[int, ...], gallery_size: int) -> tuple[tuple[int, ...],
+                                                                  tuple[int, ...]]:
+  """(ks below `gallery_size`, the others): recall@k with k >= the gallery size is 1.0
+  by construction (every gallery item is retrieved), so it is not reported."""
+  return (tuple(k for k in ks if k < gallery_size), tuple(k for k in ks if k >= gallery_size))
+
+
 def metrics_from_features(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-    eval_config: ml_collections.ConfigDict, seed: int = 0,
+    eval_config: ml_collections.ConfigDict, seed: int = 0, *, warn: bool = True,
 ) -> dict[str, float]:
-  """Linear probe top-1, kNN top-1 and retrieval recall@k on given features."""
+  """Linear probe top-1, kNN top-1 and retrieval recall@k on given features.
+
+  The labels are checked first (`data_checks.check_eval_labels`: unlabelled
+  videos or no test class in the train split raise `DataCheckError`); recall@k
+  is reported only for k below the gallery (train) size. With `warn`, test
+  classes absent from the train split, dropped ks and a kNN k that covers the
+  whole gallery are logged as warnings with their counts.
+  """
+  label_warnings = data_checks.check_eval_labels(train_y, test_y)
+  gallery = len(train_y)
+  ks, dropped = meaningful_ks(tuple(eval_config.retrieval_ks), gallery)
+  if warn:
+    for warning in label_warnings:
+      logging.warning("Evaluation: %s", warning)
+    if dropped:
+      logging.warning(
+          "Evaluation: %s not reported: the eval_train gallery holds only %d videos, so "
+          "recall@k for k >= %d is 1.0 by construction (config.eval.retrieval_ks).",
+          ", ".join(f"retrieval_recall@{k}" for k in dropped), gallery, gallery)
+    if eval_config.knn.k >= gallery:
+      logging.warning(
+          "Evaluation: config.eval.knn.k=%d covers all %d eval_train videos: every train "
+          "video votes, so knn_top1 is a similarity-weighted vote of the whole split.",
+          eval_config.knn.k, gallery)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   probe = eval_config.linear_probe
   results = {
@@ -104,9 +136,9 @@ def metrics_from_features(
           train_x, train_y, test_x, test_y, num_classes,
           k=eval_config.knn.k, temperature=eval_config.knn.temperature),
   }
-  recalls = retrieval.retrieval_recall_at_k(
-      test_x, test_y, train_x, train_y, ks=tuple(eval_config.retrieval_ks))
-  results.update({f"retrieval_{name}": value for name, value in recalls.items()})
+  if ks:
+    recalls = retrieval.retrieval_recall_at_k(test_x, test_y, train_x, train_y, ks=ks)
+    results.update({f"retrieval_{name}": value for name, value in recalls.items()})
   return {name: float(value) for name, value in results.items()}
 
 
@@ -131,7 +163,8 @@ def evaluate_encoder(
     log_info("%sfeatures of %s: %d videos x %d dims in %.1f s.", prefix or "pretrained ",
              split, *split_features[split][0].shape, time.perf_counter() - start)
   (train_x, train_y), (test_x, test_y) = split_features["eval_train"], split_features["eval_test"]
-  results = metrics_from_features(train_x, train_y, test_x, test_y, config.eval, config.seed)
+  results = metrics_from_features(train_x, train_y, test_x, test_y, config.eval, config.seed,
+                                  warn=not prefix)  # the random-init pass would repeat them
   return {prefix + name: value for name, value in results.items()}
 
 
