@@ -12,10 +12,20 @@ Multi-host (one command per process, same --workdir on a shared filesystem):
   JVRL_PROCESS_ID, or --jax_distributed for JAX's cluster auto-detection
   (Cloud TPU, SLURM, ...). See README.md, "Running on a pod".
 
-Exit status: 0 when done, and also when SIGTERM/SIGINT stopped training after
-writing a checkpoint (rerun the same command to resume); 1 for a non-finite
-loss or a corrupt record (the message says which step or file); 2 for an
-invalid config or flag (the message says what to change).
+Start-up, in this order, each refusal one line (`jvrl: ...`, status 2) before
+anything is written: the config (`jvrl.config_validation`); the workdir (a
+file, not writable, or `--mode=eval` without a checkpoint;
+`jvrl.train.workdir`), locked for this job; the newest checkpoint's config
+against this one (`jvrl.train.checkpoint_config`); the data, made readable and
+then checked (`jvrl.data.data_checks`: labels, overlaps, lengths, sizes,
+counts; warnings are logged with their counts). README.md, "What jvrl
+checks", lists every guarantee.
+
+Exit status: 0 when done, and also when SIGTERM/SIGINT stopped the run at a
+safe point anywhere (training writes a checkpoint; rerun the same command to
+resume); 1 for a non-finite loss or a corrupt record (the message says which
+step or file); 2 for an invalid config, flag, workdir or input (a
+`jvrl.errors.UserError`: the message says what to change).
 """
 import logging as std_logging
 import os
@@ -69,7 +79,7 @@ def main(argv) -> None:
   from jvrl import config_validation  # pylint: disable=g-import-not-at-top
   from jvrl import errors  # pylint: disable=g-import-not-at-top
   from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
-  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  from jvrl.train import preemption  # pylint: disable=g-import-not-at-top
   from jvrl.train import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
   config, workdir, mode = _CONFIG.value, _WORKDIR.value, _MODE.value
@@ -83,10 +93,11 @@ def main(argv) -> None:
       logging.info("jvrl %s, workdir %s, mode %s, %d process(es), %d device(s): %s",
                    jvrl.__version__, workdir, mode, jax.process_count(),
                    jax.device_count(), jax.devices()[0].device_kind)
-    with workdir_lib.lock_workdir_for_job(workdir):  # one job per workdir
+    # One job per workdir; SIGTERM/SIGINT anywhere in the run stop it at a safe point.
+    with workdir_lib.lock_workdir_for_job(workdir), preemption.PreemptionWatcher():
       _run(config, workdir, mode)
-  except trainer.Preempted as preempted:
-    logging.warning("%s", preempted)
+  except preemption.StopRequested as stopped:
+    logging.warning("%s", stopped)
   except errors.UserError as error:
     _exit(2, str(error))
   except (FloatingPointError, pipeline.CorruptRecordError) as error:

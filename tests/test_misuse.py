@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -24,7 +25,9 @@ from jvrl.data import pipeline
 from jvrl.data import records
 from jvrl.data import sources
 from jvrl.evaluation import evaluate
+from jvrl.evaluation import finetune
 from jvrl.objectives import supervised
+from jvrl.train import preemption
 from jvrl.train import trainer
 from jvrl.train import workdir as workdir_lib
 
@@ -347,6 +350,53 @@ def test_6_main_refuses_a_workdir_in_use(tmp_path, synthetic_cache_dir):
   _one_line_error(result, f"--workdir={workdir} is in use by another jvrl run",
                   f"PID {os.getpid()}")
   assert os.listdir(workdir) == []  # nothing written beside the (released) lock
+
+
+# ---- 7. SIGTERM anywhere: status 0, one line, what was kept ----------------------------
+
+
+def test_7_sigterm_during_finetuning_stops_with_its_checkpoint(synthetic_cache_dir, tmp_path,
+                                                               monkeypatch):
+  config = make_tiny_cvrl_config(synthetic_cache_dir)
+  config.eval.finetune.steps = 6
+  config.eval.finetune.batch_size = 8
+  config.eval.finetune.resize_short_side = 16
+  config.eval.finetune.optimizer = dict(learning_rate=0.001, warmup_steps=1)
+  encoder = trainer.build_objective(config).model.encoder
+  variables = evaluate.random_init_variables(config, encoder)
+  log_progress = trainer._log_progress  # pylint: disable=protected-access
+
+  def signal_at_first_log(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)  # arrives inside the fine-tuning loop
+    return log_progress(*args, **kwargs)
+
+  monkeypatch.setattr(trainer, "_log_progress", signal_at_first_log)
+  with preemption.PreemptionWatcher(), pytest.raises(trainer.Preempted) as stopped:
+    finetune.run_finetuning(config, str(tmp_path), variables, init_name="step_4")
+  assert isinstance(stopped.value, preemption.StopRequested)  # jvrl.main: status 0
+  assert "SIGTERM: stopped after step 2" in str(stopped.value)
+  assert workdir_lib.checkpoint_steps(
+      str(tmp_path / finetune.FINETUNE_SUBDIR / "step_4" / "checkpoints")) == [2]
+
+
+def test_7_sigterm_during_the_frozen_evaluation_exits_0_in_one_line(trained,
+                                                                    synthetic_cache_dir):
+  _, workdir = trained
+  shutil.rmtree(os.path.join(workdir, "eval"), ignore_errors=True)
+  process = _main(workdir, synthetic_cache_dir, "--mode=eval", popen=True)
+  lines = []
+  for line in process.stderr:
+    lines.append(line)
+    if "Data checks:" in line:  # restoring and compiling take seconds after this line
+      process.send_signal(signal.SIGTERM)
+      break
+  _, rest = process.communicate(timeout=300)
+  stderr = "".join(lines) + rest
+  assert process.returncode == 0, stderr[-3000:]
+  assert "SIGTERM: stopped during feature extraction" in stderr
+  assert "rerun the same command to resume" in stderr and "Traceback" not in stderr
+  assert not os.path.exists(os.path.join(workdir, "eval", "results.json"))
+  assert not os.path.exists(os.path.join(workdir, workdir_lib.LOCK_FILE))
 
 
 # ---- 8. Errors that are one line (status 2) naming the setting or file ---------------------

@@ -55,7 +55,7 @@ EXPORT_SUBDIR = os.path.join("export", "encoder")
 TRAIN_DEFAULTS = {"skip_nonfinite": False, "preemption_sync_every": 10}
 
 
-class Preempted(Exception):
+class Preempted(preemption.StopRequested):
   """Training stopped early on SIGTERM/SIGINT after checkpointing `step`."""
 
   def __init__(self, step: int, checkpoint_dir: str, signal_name: str):
@@ -436,6 +436,10 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   watcher = preemption.PreemptionWatcher(_train_setting(config, "preemption_sync_every"))
   try:
     with watcher:
+      if step < setup.num_steps and jax.process_count() == 1:
+        # A signal that arrived before this run (start-up, an earlier stage).
+        preemption.check_stop(f"the start of the training run in {workdir} (before step "
+                              f"{step + 1})")
       if step < setup.num_steps:
         batch, batch_info = next(batches)
         compile_start = time.perf_counter()
