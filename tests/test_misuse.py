@@ -24,6 +24,7 @@ from jvrl.data import data_checks
 from jvrl.data import pipeline
 from jvrl.data import records
 from jvrl.data import sources
+from jvrl.data.prepare import prepare
 from jvrl.evaluation import evaluate
 from jvrl.evaluation import finetune
 from jvrl.objectives import supervised
@@ -480,3 +481,22 @@ def test_8_eval_on_an_empty_workdir_is_one_line_and_creates_nothing(tmp_path,
   result = _main(workdir, synthetic_cache_dir, "--mode=eval")
   _one_line_error(result, f"--mode=eval found no checkpoint in {workdir}/checkpoints")
   assert not os.path.exists(workdir)
+
+
+def test_8_prepare_videos_suggests_no_evaluation_for_unlabelled_records():
+  def summary(test_unlabelled):
+    splits = {split: {"pattern": f"/out/{split}-*-of-*.tfrecord", "num_shards": 1,
+                      "videos": 4, "frames": 64, "unlabelled": unlabelled}
+              for split, unlabelled in (("train", 0), ("test", test_unlabelled))}
+    return prepare.PrepareSummary(
+        output_dir="/out", listed=8, written=8, failed=0, warnings=0, failure_reasons={},
+        warning_reasons={}, splits=splits, num_labels=2, shards_total=2, shards_resumed=0,
+        frames_this_run=128, seconds_this_run=1.0)
+
+  labelled = summary(0).format()
+  assert "--config.data.eval_test_files='/out/test-*-of-*.tfrecord'" in labelled
+  assert "--mode=train" not in labelled
+  unlabelled = summary(4).format()
+  assert "eval_test_files" not in unlabelled and "eval_train_files" not in unlabelled
+  assert "--mode=train" in unlabelled
+  assert "(training only: 4 of the 4 'test' videos have no class label" in unlabelled
