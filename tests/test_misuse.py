@@ -146,6 +146,25 @@ def test_1_the_start_up_lines_name_the_data_used(tiny_cvrl_config, recs,
   assert report.warnings == []
 
 
+def test_1_a_prepare_videos_manifest_is_read_instead_of_the_records(tiny_cvrl_config, recs,
+                                                                      tmp_path):
+  """Records written by data/prepare_videos.py: their manifest.json gives the metadata."""
+  for split in ("eval_train", "eval_test"):
+    shutil.copy(recs[split].replace("*", "00000-of-00001"), tmp_path)
+  videos = [{"shard": f"{split}-00000-of-00001.tfrecord", "file": f"{split}/{i}.mp4",
+             "label_index": i % 3, "frames": 40, "height": 48, "width": 64}
+            for split, count in (("eval_train", 6), ("eval_test", 3)) for i in range(count)]
+  (tmp_path / data_checks.MANIFEST_FILE).write_text(json.dumps({"videos": videos}))
+  config = _records_config(tiny_cvrl_config, recs)
+  config.data.eval_train_files = str(tmp_path / "eval_train-*.tfrecord")
+  config.data.eval_test_files = str(tmp_path / "eval_test-*.tfrecord")
+  report = data_checks.check_data(config, "eval")
+  assert report.summary == (
+      f"data checks: eval_train: 6 videos in 1 file(s), 3 classes, 40-40 frames; eval_test: 3 "
+      f"videos in 1 file(s), 3 classes, 40-40 frames (metadata from "
+      f"{tmp_path / data_checks.MANIFEST_FILE})")
+
+
 # ---- 2. eval_test overlapping eval_train ------------------------------------------------
 
 
