@@ -145,8 +145,11 @@ def get_config() -> ml_collections.ConfigDict:
       linear_probe=dict(steps=500, learning_rate=0.01,
                         weight_decay=ml_collections.config_dict.placeholder(float)),
       knn=dict(k=20, temperature=0.07),
-      retrieval_ks=(1, 5, 10, 20, 50),
+      retrieval_ks=(1, 5, 10, 20, 50),  # only k < the eval_train size is reported
       random_init_baseline=True,
+      # eval_test sharing files or videos with eval_train is refused at start-up
+      # (retrieval would find the query itself); True evaluates anyway, with a warning.
+      allow_split_overlap=False,
       # Full fine-tuning on eval_train, tested with logit averaging over
       # num_clips evenly spaced clips (PRP's protocol); steps=0 turns it off.
       # See jvrl/evaluation/finetune.py; configs/prp_synthetic.py turns it on.

@@ -119,6 +119,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval = dict(
       resize_short_side=32, crop_size=32, batch_size=64,
       random_init_baseline=True,
+      allow_split_overlap=False,     # True: evaluate even if eval_test shares videos
       localization=dict(enabled=True, clip_stride=4, num_classes=10,
                         probe_steps=500, head_steps=300),
   )

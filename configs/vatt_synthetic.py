@@ -135,7 +135,8 @@ def get_config() -> ml_collections.ConfigDict:
       linear_probe=dict(steps=500, learning_rate=0.01,
                         weight_decay=ml_collections.config_dict.placeholder(float)),
       knn=dict(k=20, temperature=0.07),
-      retrieval_ks=(1, 5, 10, 20, 50),
+      retrieval_ks=(1, 5, 10, 20, 50),  # only k < the eval_train size is reported
       random_init_baseline=True,
+      allow_split_overlap=False,     # True: evaluate even if eval_test shares videos
   )
   return config

@@ -46,7 +46,9 @@ THUMOS14's class files, the CSV's labels; sorted.
 Writes OUT/{split}-XXXXX-of-YYYYY.tfrecord, OUT/labels.txt, OUT/manifest.json
 and OUT/report.json (every video that failed, was skipped or was flagged, and
 every clipped or dropped segment, with the reason), then prints a summary and
-the `python -m jvrl.main` flags that read the records. Rerun the same command
+the `python -m jvrl.main` flags that read the records (a training-only
+command, saying why, when a split to evaluate on is missing or its videos
+have no labels). Rerun the same command
 after an interruption: it continues where it stopped. Exit status: 0; 1 with
 --strict when any video failed; 2 when the input cannot be listed or OUT holds
 another preparation.

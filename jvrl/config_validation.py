@@ -22,14 +22,23 @@ checks:
   pairs, and the train / eval batch sizes divide over the batch's devices and
   the processes; evaluation is asked for on one host only;
 * the training settings (steps, intervals, guard and preemption options),
-  `config.data.on_corrupt_record`, `config.data.train_split` and, when on,
-  `config.eval.finetune` have valid values (and the fine-tuning run's own
-  derived config is valid);
-* for `source='records'`, every file pattern the mode needs matches files;
+  the optimiser section (`optimizers.check_optimizer_config`: names, keys,
+  types, ranges), `config.data.on_corrupt_record`, `config.data.train_split`
+  and, when on, `config.eval.finetune` have valid values (and the fine-tuning
+  run's own derived config is valid); when the mode evaluates, `config.eval`'s
+  settings (`evaluate.check_eval_config`);
+* for `source='records'`, every file pattern the mode needs matches record
+  files (not directories); for any other source no `*_files` is set (it would
+  be ignored while the run reads other data);
 * when training, the exported encoder the run starts from (`config.init_from`,
   or the experiment's own field such as `config.tsp.initial_encoder`) holds
   encoder.json and is the architecture of `config.model_name` / `config.model`
   (only encoder.json is read).
+
+What needs the data itself (labels, overlaps, lengths, frame sizes, dataset
+size vs batch) is checked after the data is made readable, by
+`jvrl.data.data_checks`; what needs the workdir, by `jvrl.train.workdir` and
+`jvrl.train.checkpoint_config`.
 """
 import math
 import re
@@ -39,11 +48,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from jvrl import errors
+
 COMPUTE_DTYPES = ("float32", "bfloat16", "float16")
 _MODES = ("train", "eval", "train_and_eval")
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.UserError):
   """An invalid config; the message is one line naming the field to change."""
 
 
@@ -97,6 +108,21 @@ def _check_objective_and_model(config) -> None:
     _require(str(jnp.dtype(dtype) if not isinstance(dtype, str) else dtype) in COMPUTE_DTYPES,
              f"config.model.dtype={dtype!r} must be one of {COMPUTE_DTYPES} "
              "('bfloat16' = mixed precision with float32 parameters).")
+
+
+def _check_data_source(config) -> None:
+  """Record files are read only with `source='records'`: set anywhere else, they
+  would be ignored while the run reads other data."""
+  source = _get(config, "data.source", "synthetic")
+  if source == "records":
+    return
+  for split in ("train", "eval_train", "eval_test"):
+    files = _get(config, f"data.{split}_files", "")
+    _require(not files, f"config.data.{split}_files={files!r} is set, but "
+             f"config.data.source={source!r} reads "
+             f"{'TFDS' if str(source).startswith('tfds:') else 'the built-in dataset'} and "
+             "would ignore it: add --config.data.source=records to read the files, or drop "
+             f"config.data.{split}_files.")
 
 
 def _check_shapes(config) -> None:
@@ -200,6 +226,23 @@ def _check_training(config) -> None:
   on_corrupt = _get(config, "data.on_corrupt_record", "fail")
   _require(on_corrupt in sources.CORRUPT_RECORD_MODES, "config.data.on_corrupt_record="
            f"{on_corrupt!r} must be one of {sources.CORRUPT_RECORD_MODES}.")
+  from jvrl.train import optimizers  # pylint: disable=g-import-not-at-top
+  try:
+    optimizers.check_optimizer_config(_get(config, "optimizer", {}))
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
+
+
+def _check_evaluation(config, mode: str) -> None:
+  """`config.eval`'s frozen-evaluation settings, when the mode runs the shared evaluation."""
+  from jvrl import experiments  # pylint: disable=g-import-not-at-top
+  from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  if mode == "train" or not experiments.data_expectations(config).classification_eval:
+    return
+  try:
+    evaluate.check_eval_config(config)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
 
 
 def _check_files(config, mode: str) -> None:
@@ -242,8 +285,10 @@ def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_ev
   """
   _require(mode in _MODES, f"mode={mode!r} must be one of {_MODES}.")
   _check_objective_and_model(config)
+  _check_data_source(config)
   _check_shapes(config)
   _check_training(config)
+  _check_evaluation(config, mode)
   _check_finetune(config, mode)
   _check_devices(config, mode)
   _check_files(config, mode)

@@ -12,12 +12,22 @@ Multi-host (one command per process, same --workdir on a shared filesystem):
   JVRL_PROCESS_ID, or --jax_distributed for JAX's cluster auto-detection
   (Cloud TPU, SLURM, ...). See README.md, "Running on a pod".
 
-Exit status: 0 when done, and also when SIGTERM/SIGINT stopped training after
-writing a checkpoint (rerun the same command to resume); 1 for a non-finite
-loss or a corrupt record (the message says which step or file); 2 for an
-invalid config or flag (the message says what to change), and for a GPU or TPU
-that JAX does not use (the message names the install extra; --allow_cpu_fallback
-trains on the CPU anyway).
+Start-up, in this order, each refusal one line (`jvrl: ...`, status 2) before
+anything is written: the config (`jvrl.config_validation`); the workdir (a
+file, not writable, or `--mode=eval` without a checkpoint;
+`jvrl.train.workdir`), locked for this job; the newest checkpoint's config
+against this one (`jvrl.train.checkpoint_config`); the data, made readable and
+then checked (`jvrl.data.data_checks`: labels, overlaps, lengths, sizes,
+counts; warnings are logged with their counts). README.md, "What jvrl
+checks", lists every guarantee.
+
+Exit status: 0 when done, and also when SIGTERM/SIGINT stopped the run at a
+safe point anywhere (training writes a checkpoint; rerun the same command to
+resume); 1 for a non-finite loss or a corrupt record (the message says which
+step or file); 2 for an invalid config, flag, workdir or input (a
+`jvrl.errors.UserError`: the message says what to change), and for a GPU or
+TPU that JAX does not use (the message names the install extra;
+--allow_cpu_fallback trains on the CPU anyway).
 """
 import logging as std_logging
 import os
@@ -49,8 +59,8 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Multi-host: number
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "Multi-host: this process's index.")
 _ALLOW_CPU_FALLBACK = flags.DEFINE_bool(
     "allow_cpu_fallback", False,
-    "Train on the CPU even though this machine has a GPU or TPU that JAX does not use "
-    "(without it, that is an error naming the install extra).")
+    "Train on the CPU even when this machine has a GPU or TPU that JAX does not use "
+    "(normally a start-up error naming the install extra).")
 
 
 class _OnlyJvrlInfo(std_logging.Filter):
@@ -80,41 +90,63 @@ def main(argv) -> None:
   if unused:
     logging.warning("%s", unused.warning_line())
   from jvrl import config_validation  # pylint: disable=g-import-not-at-top
+  from jvrl import errors  # pylint: disable=g-import-not-at-top
   from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
-  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
-  from jvrl import experiments  # pylint: disable=g-import-not-at-top
-  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  from jvrl.train import preemption  # pylint: disable=g-import-not-at-top
+  from jvrl.train import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
-  config, workdir = _CONFIG.value, _WORKDIR.value
+  config, workdir, mode = _CONFIG.value, _WORKDIR.value, _MODE.value
   try:  # the one start-up check of the config; it writes nothing
-    config_validation.validate_config(config, mode=_MODE.value)
+    config_validation.validate_config(config, mode=mode)
   except config_validation.ConfigError as error:
     _exit(2, f"config error: {error}")
-  os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:  # what the report shows as the run's config and command
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json(indent=2))
+  try:
+    workdir_lib.check_workdir(workdir, mode)  # creates it for training; eval: needs a checkpoint
+    if jax.process_index() == 0:
+      logging.info("jvrl %s, workdir %s, mode %s, %d process(es), platform %s, %d device(s): "
+                   "%s", jvrl.__version__, workdir, mode, jax.process_count(),
+                   jax.default_backend(), jax.device_count(), jax.devices()[0].device_kind)
+    # One job per workdir; SIGTERM/SIGINT anywhere in the run stop it at a safe point.
+    with workdir_lib.lock_workdir_for_job(workdir), preemption.PreemptionWatcher():
+      _run(config, workdir, mode)
+  except preemption.StopRequested as stopped:
+    logging.warning("%s", stopped)
+  except errors.UserError as error:
+    _exit(2, str(error))
+  except (FloatingPointError, pipeline.CorruptRecordError) as error:
+    _exit(1, str(error))
+
+
+def _run(config, workdir: str, mode: str) -> None:
+  """The run once the config and the workdir are known to be usable."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from jvrl import experiments  # pylint: disable=g-import-not-at-top
+  from jvrl.data import data_checks  # pylint: disable=g-import-not-at-top
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+
+  # The newest checkpoint's config is the truth: a resume or an evaluation with
+  # another model, objective or optimiser stops here, before anything is written.
+  trainer.check_checkpoint_fits(config, workdir, mode)
+  if jax.process_index() == 0:  # the command the report shows (config.json: the trainer's)
     with open(os.path.join(workdir, "command.txt"), "w") as f:
       f.write(shlex.join(["python", "-m", "jvrl.main", *sys.argv[1:]]) + "\n")
-  if jax.process_index() == 0:
-    logging.info("jvrl %s, workdir %s, mode %s, %d process(es), platform %s, %d device(s): %s",
-                 jvrl.__version__, workdir, _MODE.value, jax.process_count(),
-                 jax.default_backend(), jax.device_count(), jax.devices()[0].device_kind)
-  splits = (("train",) if _MODE.value != "eval" else ()) + (
-      ("eval_train", "eval_test") if _MODE.value != "train" else ())
+  splits = (("train",) if mode != "eval" else ()) + (
+      ("eval_train", "eval_test") if mode != "train" else ())
   try:  # the run's first step: make the data readable (generates the built-in set once)
     data = sources.prepare_data_source(config.data, splits)
   except ValueError as error:
-    _exit(2, str(error))
+    raise data_checks.DataCheckError(str(error)) from None
   if jax.process_index() == 0:
     logging.info("Data: %s.", data)
-  try:  # the objective's experiment: training then evaluation for most (jvrl.experiments)
-    experiments.run(config, workdir, _MODE.value)
-  except trainer.Preempted as preempted:
-    logging.warning("%s", preempted)
-    return
-  except (FloatingPointError, pipeline.CorruptRecordError) as error:
-    _exit(1, str(error))
+  # Labels, overlaps, lengths, sizes and counts, from record metadata only.
+  report = data_checks.check_data(config, mode, experiments.data_expectations(config))
+  if jax.process_index() == 0:
+    logging.info("%s.", report.summary[0].upper() + report.summary[1:])
+    for warning in report.warnings:
+      logging.warning("Data: %s", warning)
+  # The objective's experiment: training then evaluation for most (jvrl.experiments).
+  experiments.run(config, workdir, mode)
 
 
 def _exit(status: int, message: str) -> None:

@@ -30,10 +30,13 @@ def test_main_train_and_eval_then_eval_alone(tmp_path, synthetic_cache_dir):
     assert needle in log, needle
   with open(os.path.join(workdir, "eval", "results.json")) as f:
     results = json.load(f)
-  for key in ("linear_probe_top1", "knn_top1", "retrieval_recall@1", "retrieval_recall@50",
+  for key in ("linear_probe_top1", "knn_top1", "retrieval_recall@1", "retrieval_recall@10",
               "random_init_linear_probe_top1", "random_init_knn_top1",
               "random_init_retrieval_recall@1"):
     assert 0.0 <= results[key] <= 1.0, key
+  # The tiny gallery holds 20 videos: recall@20 and @50 would be 1.0 by construction.
+  assert "retrieval_recall@20" not in results and "retrieval_recall@50" not in results
+  assert "retrieval_recall@20, retrieval_recall@50 not reported" in log
   assert results["step"] == 4
   assert os.listdir(os.path.join(workdir, "tensorboard", "eval"))
   # Every evaluation leaves its report (tests/report checks what is in it).

@@ -25,8 +25,10 @@ from typing import Any, Callable, Iterator, Mapping
 import ml_collections
 import numpy as np
 
+from jvrl import errors
 from jvrl.data import augment
 from jvrl.data import decode
+from jvrl.data import records
 from jvrl.data import sampling
 from jvrl.data import sources
 from jvrl.data.tf_setup import tf
@@ -88,6 +90,32 @@ def make_train_dataset(
       config.data, config.data.get("train_split", "train"), shuffle_files=True,
       seed=config.seed,
       process_index=process_index, process_count=process_count)
+  return _training_batches(config, examples, preprocess, local_batch_size,
+                           process_index=process_index, process_count=process_count,
+                           start_example=start_example, host_fields=host_fields,
+                           expand_example=expand_example)
+
+
+def train_element_spec(config: ml_collections.ConfigDict, preprocess: TrainPreprocessFn,
+                       local_batch_size: int,
+                       expand_example: ExpandExampleFn | None = None) -> dict:
+  """The element_spec of `make_train_dataset`'s batches, without reading any data.
+
+  What restoring a train state to evaluate it needs (shapes to build the
+  abstract state): the training pipeline is traced on a stand-in for the
+  parsed-example contract, so an evaluation never needs the training files.
+  """
+  stand_in = tf.data.Dataset.from_tensors(tf.constant(b"")).map(records.parse_sequence_example)
+  return _training_batches(config, stand_in, preprocess, local_batch_size,
+                           expand_example=expand_example).element_spec
+
+
+def _training_batches(config: ml_collections.ConfigDict, examples: tf.data.Dataset,
+                      preprocess: TrainPreprocessFn, local_batch_size: int, *,
+                      process_index: int = 0, process_count: int = 1, start_example: int = 0,
+                      host_fields: bool = False,
+                      expand_example: ExpandExampleFn | None = None) -> tf.data.Dataset:
+  """`make_train_dataset` from the parsed examples of one pass over the split."""
   examples = examples.repeat()
   if expand_example is not None:
     examples = examples.flat_map(expand_example)
@@ -125,6 +153,16 @@ class CorruptRecordError(ValueError):
   """A corrupt or truncated record with `config.data.on_corrupt_record='fail'`."""
 
 
+class InvalidInputError(errors.UserError):
+  """An example that the objective's preprocessing refused (e.g. a label outside
+  [0, num_classes)); the message names the setting to change."""
+
+
+# Starts the message of a check inside a preprocessing function
+# (`tf.debugging.Assert`) that `host_batches` turns into an `InvalidInputError`.
+INVALID_INPUT_MESSAGE = "Invalid training input:"
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchInfo:
   """What a training batch says about this process's input stream.
@@ -158,6 +196,8 @@ def host_batches(dataset: tf.data.Dataset, start_example: int = 0
 
   Raises:
     CorruptRecordError: a corrupt record in 'fail' mode (names the file).
+    InvalidInputError: the preprocessing refused an example
+      (`INVALID_INPUT_MESSAGE`).
   """
   expected = start_example
   iterator = dataset.as_numpy_iterator()
@@ -167,6 +207,9 @@ def host_batches(dataset: tf.data.Dataset, start_example: int = 0
     except StopIteration:
       return
     except tf.errors.OpError as error:
+      invalid = re.search(re.escape(INVALID_INPUT_MESSAGE) + r"[^\]\n]*", str(error))
+      if invalid:
+        raise InvalidInputError(invalid.group(0).replace("\\'", "'")) from None
       message = explain_input_error(error)
       if message is None:
         raise

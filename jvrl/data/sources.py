@@ -158,7 +158,7 @@ def list_split_files(data_config: Any, split: str) -> list[str]:
 
   Raises:
     ValueError: for a TFDS source, an empty pattern, or a glob matching nothing
-      (the message names the pattern and the config field to set).
+      or a directory (the message names the pattern and the config field to set).
   """
   _check_split(split)
   source = _source(data_config)
@@ -180,6 +180,11 @@ def list_split_files(data_config: Any, split: str) -> list[str]:
     if not matched:
       raise ValueError(f"Pattern {pattern!r} for split {split!r} matches no file; check "
                        f"{field}.")
+    directories = [path for path in matched if tf.io.gfile.isdir(path)]
+    if directories:
+      raise ValueError(f"Pattern {pattern!r} for split {split!r} matches the directory "
+                       f"{directories[0]}, not record files: check {field} (e.g. "
+                       f"'{directories[0].rstrip('/')}/*.tfrecord').")
     files.update(matched)
   return sorted(files)
 

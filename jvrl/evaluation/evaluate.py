@@ -24,8 +24,10 @@ import flax.linen as nn
 import jax
 import ml_collections
 import numpy as np
+from absl import logging
 
 from jvrl import models
+from jvrl.data import data_checks
 from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.evaluation import features as features_lib
@@ -39,6 +41,65 @@ from jvrl.train import sharding
 from jvrl.train.metrics_writer import MetricsWriter, log_info
 
 RANDOM_INIT_PREFIX = "random_init_"
+
+
+def _is_number(value) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def check_eval_config(config: ml_collections.ConfigDict) -> None:
+  """The start-up check of `config.eval`'s frozen-evaluation settings.
+
+  Raises:
+    ValueError: one line naming the field (kNN k and temperature, retrieval ks,
+      linear-probe steps / learning rate / weight decay, feature pooling, the
+      opt-ins).
+  """
+  eval_config = config.eval
+
+  def get(path, default=None):
+    node = eval_config
+    for part in path.split("."):
+      node = node.get(part) if hasattr(node, "get") else None
+    return default if node is None else node
+
+  k = get("knn.k")
+  if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    raise ValueError(f"config.eval.knn.k={k!r} must be an integer >= 1.")
+  temperature = get("knn.temperature")
+  if not _is_number(temperature) or temperature <= 0:
+    raise ValueError(f"config.eval.knn.temperature={temperature!r} must be a number > 0 "
+                     "(DINO / InstDisc: 0.07).")
+  ks = get("retrieval_ks", ())
+  if isinstance(ks, (int, str)) or not ks or any(
+      isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in ks):
+    raise ValueError(f"config.eval.retrieval_ks={ks!r} must be a non-empty tuple of integers "
+                     ">= 1, e.g. (1, 5, 10).")
+  steps = get("linear_probe.steps")
+  if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    raise ValueError(f"config.eval.linear_probe.steps={steps!r} must be an integer >= 1.")
+  rate = get("linear_probe.learning_rate")
+  if not _is_number(rate) or rate <= 0:
+    raise ValueError(f"config.eval.linear_probe.learning_rate={rate!r} must be a number > 0.")
+  decay = get("linear_probe.weight_decay")
+  if decay is not None and (not _is_number(decay) or decay < 0):
+    raise ValueError(f"config.eval.linear_probe.weight_decay={decay!r} must be None (chosen on "
+                     "held-out eval_train videos) or a number >= 0.")
+  pooling = get("feature_pooling", "avg")
+  if pooling not in features_lib.POOLINGS:
+    raise ValueError(f"config.eval.feature_pooling={pooling!r} must be one of "
+                     f"{features_lib.POOLINGS}.")
+  for flag in ("random_init_baseline", "allow_split_overlap"):
+    value = get(flag, False)
+    if not isinstance(value, bool):
+      raise ValueError(f"config.eval.{flag}={value!r} must be True or False.")
+
+
+def meaningful_ks(ks: tuple[int, ...], gallery_size: int) -> tuple[tuple[int, ...],
+                                                                  tuple[int, ...]]:
+  """(ks below `gallery_size`, the others): recall@k with k >= the gallery size is 1.0
+  by construction (every gallery item is retrieved), so it is not reported."""
+  return (tuple(k for k in ks if k < gallery_size), tuple(k for k in ks if k >= gallery_size))
 
 
 # Nearest train videos kept per test video for the report's retrieval strips.
@@ -62,10 +123,33 @@ class FeatureScores:
 
 def score_features(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-    eval_config: ml_collections.ConfigDict, seed: int = 0,
+    eval_config: ml_collections.ConfigDict, seed: int = 0, *, warn: bool = True,
 ) -> FeatureScores:
   """Linear probe top-1, kNN top-1 and retrieval recall@k, with the probe's
-  predictions and the retrieval's neighbours."""
+  predictions and the retrieval's neighbours.
+
+  The labels are checked first (`data_checks.check_eval_labels`: unlabelled
+  videos or no test class in the train split raise `DataCheckError`); recall@k
+  is reported only for k below the gallery (train) size. With `warn`, test
+  classes absent from the train split, dropped ks and a kNN k that covers the
+  whole gallery are logged as warnings with their counts.
+  """
+  label_warnings = data_checks.check_eval_labels(train_y, test_y)
+  gallery = len(train_y)
+  ks, dropped = meaningful_ks(tuple(eval_config.retrieval_ks), gallery)
+  if warn:
+    for warning in label_warnings:
+      logging.warning("Evaluation: %s", warning)
+    if dropped:
+      logging.warning(
+          "Evaluation: %s not reported: the eval_train gallery holds only %d videos, so "
+          "recall@k for k >= %d is 1.0 by construction (config.eval.retrieval_ks).",
+          ", ".join(f"retrieval_recall@{k}" for k in dropped), gallery, gallery)
+    if eval_config.knn.k >= gallery:
+      logging.warning(
+          "Evaluation: config.eval.knn.k=%d covers all %d eval_train videos: every train "
+          "video votes, so knn_top1 is a similarity-weighted vote of the whole split.",
+          eval_config.knn.k, gallery)
   num_classes = int(max(train_y.max(), test_y.max())) + 1
   probe_config = eval_config.linear_probe
   test_x = retrieval.check_features(test_x, "test_x")
@@ -81,11 +165,10 @@ def score_features(
           train_x, train_y, test_x, test_y, num_classes,
           k=eval_config.knn.k, temperature=eval_config.knn.temperature),
   }
-  ks = tuple(eval_config.retrieval_ks)
+  # The neighbours for the report come from the same ranking as the recalls.
   recalls, neighbours = retrieval.retrieval_recall_and_neighbours(
-      test_x, test_y, train_x, train_y, ks=ks + (max(max(ks), NUM_SAVED_NEIGHBOURS),))
-  results.update({f"retrieval_{name}": recalls[name] for name in
-                  (f"recall@{k}" for k in ks)})
+      test_x, test_y, train_x, train_y, ks=ks + (NUM_SAVED_NEIGHBOURS,))
+  results.update({f"retrieval_recall@{k}": recalls[f"recall@{k}"] for k in ks})
   return FeatureScores(metrics={name: float(value) for name, value in results.items()},
                        probe_predictions=predictions,
                        neighbours=neighbours[:, :NUM_SAVED_NEIGHBOURS])
@@ -93,10 +176,11 @@ def score_features(
 
 def metrics_from_features(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-    eval_config: ml_collections.ConfigDict, seed: int = 0,
+    eval_config: ml_collections.ConfigDict, seed: int = 0, *, warn: bool = True,
 ) -> dict[str, float]:
-  """Linear probe top-1, kNN top-1 and retrieval recall@k on given features."""
-  return score_features(train_x, train_y, test_x, test_y, eval_config, seed).metrics
+  """Linear probe top-1, kNN top-1 and retrieval recall@k on given features
+  (`score_features`' metrics)."""
+  return score_features(train_x, train_y, test_x, test_y, eval_config, seed, warn=warn).metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +228,8 @@ def evaluate_encoder(
              split, *splits[split].features.shape, time.perf_counter() - start)
   train, test = splits["eval_train"], splits["eval_test"]
   scores = score_features(train.features, train.labels, test.features, test.labels,
-                          config.eval, config.seed)
+                          config.eval, config.seed,
+                          warn=not prefix)  # the random-init pass would repeat them
   metrics = {prefix + name: value for name, value in scores.metrics.items()}
   return (metrics, splits, scores) if return_outputs else metrics
 

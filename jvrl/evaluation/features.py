@@ -15,6 +15,7 @@ from jax.sharding import Mesh
 
 from jvrl.data import device_batches
 from jvrl.models import inputs
+from jvrl.train import preemption
 from jvrl.train import sharding
 
 POOLINGS = ("avg", "max_122")
@@ -73,13 +74,15 @@ def iterate_batch_features(
 
   Padding rows (mask False) are dropped, so the rows are exactly the
   examples this process read; `extra_fields` of the batch come along,
-  masked the same way. Single-process only for now (every batch is a full
+  masked the same way. A stop signal (`jvrl.train.preemption`) ends the loop
+  between batches with `preemption.StopRequested`. Single-process only for now (every batch is a full
   global batch built from this process's data).
   """
   if jax.process_count() != 1:
     raise NotImplementedError("Multi-host feature extraction is not supported yet.")
   variables = jax.device_put(variables, sharding.replicated(mesh))
   for batch in batches:
+    preemption.check_stop("feature extraction")  # SIGTERM/SIGINT: stop between batches
     mask = np.asarray(batch["mask"], bool)
     video = device_batches.make_global_batch({"video": batch["video"]}, mesh)["video"]
     batch_features = np.asarray(jax.device_get(encode_fn(variables, video)))

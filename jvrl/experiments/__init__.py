@@ -8,7 +8,11 @@ one command; their module (one line in `EXPERIMENT_MODULES`) defines
   derived_configs(config) -> {name: config}    (optional) the configs of the
                                                training runs it derives, which
                                                `jvrl.config_validation`
-                                               checks at start-up.
+                                               checks at start-up;
+  DATA_EXPECTATIONS                            (optional) a
+                                               `data_checks.Expectations`: what
+                                               it does with the data, for the
+                                               start-up data checks.
 
 e.g. TSP (`jvrl.experiments.tsp`): an initial encoder, global video features,
 TAC and TSP trained from it, and a localization evaluation of all of them.
@@ -28,6 +32,7 @@ import jax
 import ml_collections
 
 from jvrl import report
+from jvrl.data import data_checks
 from jvrl.evaluation import evaluate
 from jvrl.train import checkpointing
 from jvrl.train import trainer
@@ -135,3 +140,10 @@ def derived_configs(config: ml_collections.ConfigDict) -> dict[str, Any]:
   module = _module(config)
   derive = getattr(module, "derived_configs", None) if module else None
   return dict(derive(config)) if derive else {}
+
+
+def data_expectations(config: ml_collections.ConfigDict) -> data_checks.Expectations:
+  """What `config`'s experiment does with the data (for `data_checks.check_data`):
+  the default is one training run on whole videos and the shared evaluation."""
+  module = _module(config)
+  return getattr(module, "DATA_EXPECTATIONS", None) or data_checks.Expectations()

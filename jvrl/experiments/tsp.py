@@ -35,8 +35,10 @@ from typing import Any, Mapping
 import jax
 import ml_collections
 
+from jvrl import errors
 from jvrl import models
 from jvrl import report
+from jvrl.data import data_checks
 from jvrl.data import feature_files
 from jvrl.data import sources
 from jvrl.evaluation import clip_features
@@ -49,6 +51,9 @@ from jvrl.train import sharding
 from jvrl.train import trainer
 from jvrl.train.metrics_writer import log_info
 
+# TSP trains on segments of untrimmed videos and evaluates localization, not
+# clip labels: no batch-vs-videos or clip-label checks at start-up.
+DATA_EXPECTATIONS = data_checks.Expectations(classification_eval=False, trains_on_videos=False)
 INITIAL_SUBDIR = "initial"
 TAC_SUBDIR = "tac"
 GVF_SUBDIR = "gvf"
@@ -71,6 +76,9 @@ def initial_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDi
                             resize_short_side=config.tsp.augment.resize_short_side,
                             flip_prob=config.tsp.augment.flip_prob)
   derived.data.source = "synthetic"
+  for split in ("train", "eval_train", "eval_test"):  # the user's records are not read here
+    if f"{split}_files" in derived.data:
+      derived.data[f"{split}_files"] = ""
   derived.data.synthetic = initial.synthetic.to_dict()
   derived.data.train_split = "train"
   derived.train.batch_size = initial.batch_size
@@ -173,8 +181,8 @@ def train_encoders(config: ml_collections.ConfigDict, workdir: str, mesh) -> Non
 def _exported(workdir: str, what: str) -> dict:
   directory = os.path.join(workdir, trainer.EXPORT_SUBDIR)
   if not os.path.isfile(os.path.join(directory, checkpointing.ENCODER_SPEC_FILE)):
-    raise FileNotFoundError(f"No trained {what} encoder in {directory}: run with "
-                            "--mode=train (or train_and_eval) first.")
+    raise errors.UserError(f"No trained {what} encoder in {directory}: run with "
+                           "--mode=train (or train_and_eval) first.")
   return checkpointing.load_encoder(directory)[1]
 
 

@@ -10,7 +10,9 @@ settings of `config.augment`; 'crop' (fine-tuning, PRP's protocol) resizes
 the short side to `config.supervised.resize_short_side`, takes one random
 `config.data.crop_size` window and flips with `config.supervised.flip_prob`.
 The encoder's pooled features go through a linear classifier trained with
-softmax cross-entropy. Videos without a label (label < 0) are an error.
+softmax cross-entropy. Videos without a label (label < 0) or with a label >=
+`config.supervised.num_classes` stop training with a one-line
+`pipeline.InvalidInputError` (checked in the input pipeline).
 """
 from typing import Any, Mapping
 
@@ -23,6 +25,7 @@ import optax
 from jvrl import models
 from jvrl.data import augment
 from jvrl.data import decode
+from jvrl.data import pipeline
 from jvrl.data import sampling
 from jvrl.data.tf_setup import tf
 from jvrl.models import heads
@@ -74,6 +77,7 @@ def make_supervised_preprocess(config: ml_collections.ConfigDict) -> base.TrainP
   """Returns the tf.data function making one (augmented clip, label) example."""
   clip_length = config.data.clip_length
   stride = config.data.frame_stride
+  num_classes = config.supervised.num_classes
   augment_clip = _augmentation_fn(config)
 
   def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
@@ -83,11 +87,16 @@ def make_supervised_preprocess(config: ml_collections.ConfigDict) -> base.TrainP
     indices = sampling.clip_frame_indices(start, clip_length, stride, num_frames)
     clip = tf.cast(decode.decode_frames(example["frames"], indices), tf.float32) / 255.0
     clip = augment_clip(clip, view_seed)
-    label = tf.debugging.assert_non_negative(
-        example["label"], message="The supervised objective needs labelled videos "
-        "(clip/label/index); found a video without one.")
-    with tf.control_dependencies([label]):
-      label = tf.identity(example["label"])
+    label = tf.cast(example["label"], tf.int32)
+    labelled = tf.debugging.Assert(label >= 0, [
+        f"{pipeline.INVALID_INPUT_MESSAGE} the supervised objective needs labelled videos "
+        "(clip/label/index); found a video without one: use labelled records."], summarize=1)
+    in_range = tf.debugging.Assert(label < num_classes, [
+        f"{pipeline.INVALID_INPUT_MESSAGE} a video has a label >= "
+        f"config.supervised.num_classes={num_classes} (for fine-tuning: "
+        "config.eval.finetune.num_classes): raise it to the number of classes."], summarize=1)
+    with tf.control_dependencies([labelled, in_range]):
+      label = tf.identity(label)
     return {"clip": tf.cast(tf.round(clip * 255.0), tf.uint8), "label": tf.cast(label, tf.int32)}
 
   return preprocess

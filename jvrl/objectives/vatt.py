@@ -185,7 +185,16 @@ def make_vatt_loss(config: ml_collections.ConfigDict) -> base.LossFn:
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """`config.vatt` present, a VATT model, and media rates that fit the data."""
-  base.require_section(config, "vatt")
+  section = base.require_section(config, "vatt")
+  temperature = section.get("temperature")
+  if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+      temperature > 0):
+    raise ValueError(f"config.vatt.temperature={temperature!r} must be a number > 0 "
+                     "(VATT: 0.07).")
+  for field in ("va_weight", "vt_weight"):
+    weight = section.get(field)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+      raise ValueError(f"config.vatt.{field}={weight!r} must be a number >= 0.")
   if config.model_name not in VATT_MODELS:
     raise ValueError(f"objective 'vatt' needs config.model_name in {VATT_MODELS}, got "
                      f"{config.model_name!r}.")

@@ -87,6 +87,7 @@ class Checkpointer:
         options=ocp.CheckpointManagerOptions(
             max_to_keep=max_to_keep, enable_async_checkpointing=async_save, create=True,
             cleanup_tmp_directories=True))
+    _await_temporary_cleanup(self._manager)
 
   @property
   def directory(self) -> str:
@@ -184,6 +185,23 @@ class Checkpointer:
 
   def __exit__(self, *exc_info) -> None:
     self.close()
+
+
+def _await_temporary_cleanup(manager: ocp.CheckpointManager) -> None:
+  """Waits for the deletion of leftover temporary step directories that orbax
+  starts in a background thread when a manager opens.
+
+  orbax waits for it only before the next save, so a run that opens a
+  manager and stops without saving (a refused resume, an evaluation) left the
+  thread running into interpreter shutdown, which printed a long traceback
+  ("cannot schedule new futures after interpreter shutdown", "Event loop is
+  closed") below the run's real message. Listing the directory takes
+  milliseconds, so opening waits for it.
+  """
+  cleanup = getattr(manager, "_cleanup_tmp_directory_future", None)  # orbax >= 0.11
+  if cleanup is not None:
+    cleanup.result()
+    manager._cleanup_tmp_directory_future = None  # pylint: disable=protected-access
 
 
 def abstract_like(tree: Any) -> Any:

@@ -98,6 +98,14 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
     raise ValueError(f"config.optimizer must set {missing}.")
   settings = dict(OPTIMIZER_DEFAULTS)
   settings.update({key: opt_config[key] for key in keys})
+  for key, default in OPTIMIZER_DEFAULTS.items():
+    value = settings[key]
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or value != value):
+      raise ValueError(f"config.optimizer.{key}={value!r} must be a number.")
+  rate = settings["learning_rate"]
+  if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate != rate:
+    raise ValueError(f"config.optimizer.learning_rate={rate!r} must be a number.")
   if settings["name"] not in OPTIMIZER_NAMES:
     raise ValueError(
         f"Unknown config.optimizer.name={settings['name']!r}; valid names: "
@@ -135,6 +143,16 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
     if settings[key] < 0:
       raise ValueError(f"config.optimizer.{key} must be >= 0, got {settings[key]}.")
   return settings
+
+
+def check_optimizer_config(opt_config: Mapping[str, Any]) -> None:
+  """The start-up check of a `config.optimizer` section (`jvrl.config_validation`).
+
+  Raises:
+    ValueError: one line naming the key: unknown or missing keys, an unknown
+      name or schedule, a value of the wrong type or out of range.
+  """
+  _read_config(opt_config)
 
 
 def _check_lr_multipliers(pairs: Any) -> tuple[tuple[str, float], ...]:

@@ -21,6 +21,15 @@ period. A single process checks its own flag after every step at no cost.
 (JAX's own `multihost_utils.reached_preemption_sync_point` does the same through
 the coordination service, but listens to SIGTERM only and only in multi-process
 runs; one mechanism for both signals and any process count is simpler to test.)
+
+Outside the train loop (start-up, evaluation, fine-tuning's tests, feature
+extraction) `jvrl.main` keeps a watcher installed for the whole run, so a
+signal is never the default "killed, nothing written". The first signal of
+the process is remembered (`stop_signal`): a train loop entered later stops
+before its first step, and the evaluation's loops call `check_stop` between
+batches, which raises `StopRequested`; `jvrl.main` turns every
+`StopRequested` (the train loop's `Preempted` is one) into its one-line
+message and exit status 0.
 """
 import signal
 import threading
@@ -32,6 +41,35 @@ from absl import logging
 from jax.experimental import multihost_utils
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# The first stop signal this process received while a watcher was installed ('' if
+# none); forgotten when the outermost watcher exits.
+_stop_signal = ""
+_watchers_installed = 0
+
+
+class StopRequested(Exception):
+  """SIGTERM/SIGINT stopped the run at a safe point; the message (one line) says what
+  was kept and that rerunning the same command resumes."""
+
+
+def stop_signal() -> str:
+  """The name of the first stop signal this process received ('' if none)."""
+  return _stop_signal
+
+
+def check_stop(what: str) -> None:
+  """Raises `StopRequested` if a stop signal arrived; `what` says where the run was.
+
+  Called between units of work outside the train loop (evaluation batches),
+  e.g. `check_stop('the evaluation')`.
+  """
+  if _stop_signal:
+    raise StopRequested(
+        f"{_stop_signal}: stopped during {what}. Finished training runs, fine-tuning "
+        "checkpoints and feature files are kept: rerun the same command to resume (an "
+        "unfinished evaluation starts again).")
+
+
 
 
 class PreemptionWatcher:
@@ -77,13 +115,16 @@ class PreemptionWatcher:
     self._signal_name = self._signal_name or signal_name
 
   def _handle(self, signum, frame) -> None:
+    global _stop_signal
     del frame
     name = signal.Signals(signum).name
     if self._requested and signum == signal.SIGINT:
       raise KeyboardInterrupt(f"Second {name}: stopping without a checkpoint.")
+    _stop_signal = _stop_signal or name
     self.request(name)
-    logging.warning("%s received: finishing the current step, then checkpointing and "
-                    "exiting (send SIGINT again to stop at once).", name)
+    logging.warning("%s received: stopping at the next safe point (training: after the "
+                    "current step, with a checkpoint; evaluation: between batches); send SIGINT "
+                    "again to stop at once.", name)
 
   def should_stop(self, step: int) -> bool:
     """Whether every process should stop after `step` (call after EVERY step).
@@ -100,15 +141,25 @@ class PreemptionWatcher:
     return bool(np.any(flags))
 
   def __enter__(self) -> "PreemptionWatcher":
+    if _stop_signal:  # a signal that arrived before this watcher (e.g. during start-up)
+      self.request(_stop_signal)
     if threading.current_thread() is not threading.main_thread():
       logging.warning("Not in the main thread: SIGTERM/SIGINT will not checkpoint before "
                       "exiting.")
       return self
+    global _watchers_installed
     for signum in SIGNALS:
       self._previous[signum] = signal.signal(signum, self._handle)
+    _watchers_installed += 1
     return self
 
   def __exit__(self, *exc_info) -> None:
+    global _stop_signal, _watchers_installed
+    if not self._previous:
+      return
     for signum, handler in self._previous.items():
       signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
     self._previous.clear()
+    _watchers_installed -= 1
+    if not _watchers_installed:  # the run is over: a later run starts afresh
+      _stop_signal = ""

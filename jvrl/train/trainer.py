@@ -38,20 +38,24 @@ from jvrl.data import device_batches
 from jvrl.data import pipeline
 from jvrl.objectives import base
 from jvrl.objectives import build_objective
+from jvrl.train import checkpoint_config
 from jvrl.train import checkpointing
 from jvrl.train import optimizers
 from jvrl.train import preemption
 from jvrl.train import sharding
+from jvrl.train import workdir as workdir_lib
 from jvrl.train.metrics_writer import MetricsWriter, log_info
 from jvrl.train.train_state import TrainState
 
-CHECKPOINT_SUBDIR = "checkpoints"
+CHECKPOINT_SUBDIR = workdir_lib.CHECKPOINT_SUBDIR
+# The config of a run, written to its workdir when it starts training from scratch.
+CONFIG_FILE = "config.json"
 EXPORT_SUBDIR = os.path.join("export", "encoder")
 # Defaults of the guard / preemption fields a config may leave out.
 TRAIN_DEFAULTS = {"skip_nonfinite": False, "preemption_sync_every": 10}
 
 
-class Preempted(Exception):
+class Preempted(preemption.StopRequested):
   """Training stopped early on SIGTERM/SIGINT after checkpointing `step`."""
 
   def __init__(self, step: int, checkpoint_dir: str, signal_name: str):
@@ -375,9 +379,16 @@ def train(config: ml_collections.ConfigDict, workdir: str,
       os.path.join(workdir, CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
   latest = checkpointer.latest_step()
   start_step = latest or 0
-  position = InputPosition.from_metadata(
-      checkpointer.restore_metadata(latest) if latest is not None else None,
-      start_step, setup.local_batch_size)
+  metadata = checkpointer.restore_metadata(latest) if latest is not None else None
+  if latest is not None:  # the checkpoint's config is the truth
+    try:
+      checkpoint_config.check_resume(config, metadata, checkpointer.directory, latest)
+    except checkpoint_config.CheckpointMismatchError:
+      checkpointer.close()
+      raise
+  else:
+    write_config(config, workdir)
+  position = InputPosition.from_metadata(metadata, start_step, setup.local_batch_size)
   dataset = pipeline.make_train_dataset(
       config, objective.preprocess_train, setup.local_batch_size,
       process_index=jax.process_index(), process_count=jax.process_count(),
@@ -388,10 +399,12 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     try:
       state, _ = checkpointer.restore(abstract_state, step=latest)
     except (ValueError, KeyError, TypeError) as error:
-      raise ValueError(
+      checkpointer.close()
+      raise checkpoint_config.CheckpointMismatchError(
           f"Checkpoint {latest} in {checkpointer.directory} does not fit this run's train "
-          f"state (another model or config, or an older jvrl): {error}. Use a new --workdir."
-      ) from error
+          f"state (another model or config, or an older jvrl): "
+          f"{str(error).splitlines()[0] if str(error) else type(error).__name__}. Use a new "
+          "--workdir.") from error
     log_info("Resumed from checkpoint at step %d in %s (input example %d).", latest, workdir,
              position.next_example)
   else:
@@ -420,7 +433,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
       donate_argnums=(0,))
   writer = MetricsWriter(os.path.join(workdir, "tensorboard", "train"))
   metadata = {"config": config.to_json(), "objective": objective.name,
-              "model_name": config.model_name}
+              "model_name": config.model_name}  # what checkpoint_config compares with
 
   clips_per_step = setup.global_batch_size * objective.clips_per_example
   log_every = max(1, config.train.log_every)
@@ -428,6 +441,10 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   watcher = preemption.PreemptionWatcher(_train_setting(config, "preemption_sync_every"))
   try:
     with watcher:
+      if step < setup.num_steps and jax.process_count() == 1:
+        # A signal that arrived before this run (start-up, an earlier stage).
+        preemption.check_stop(f"the start of the training run in {workdir} (before step "
+                              f"{step + 1})")
       if step < setup.num_steps:
         batch, batch_info = next(batches)
         compile_start = time.perf_counter()
@@ -494,23 +511,70 @@ def _format_bytes(count: int) -> str:
   return f"{count:.1f} GiB"
 
 
+def write_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes WORKDIR/config.json (process 0): done when a run starts training from
+  scratch, never when it resumes or only evaluates (a checkpoint's config lives in its
+  metadata and is compared by `checkpoint_config`)."""
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILE)
+  with open(path + ".tmp", "w") as f:
+    f.write(config.to_json(indent=2))
+  os.replace(path + ".tmp", path)
+
+
+def check_checkpoint_fits(config: ml_collections.ConfigDict, workdir: str, mode: str) -> None:
+  """The start-up comparison of `config` with the newest checkpoint in `workdir`, if any:
+  `checkpoint_config.check_evaluation` for `mode='eval'`, else `check_resume`.
+  Creates nothing.
+
+  Raises:
+    checkpoint_config.CheckpointMismatchError: one line naming the differing fields.
+  """
+  checkpoint_dir = os.path.join(workdir, CHECKPOINT_SUBDIR)
+  steps = workdir_lib.checkpoint_steps(checkpoint_dir)
+  if not steps:
+    return
+  with checkpointing.Checkpointer(checkpoint_dir) as checkpointer:
+    metadata = checkpointer.restore_metadata(steps[-1])
+  check = (checkpoint_config.check_evaluation if mode == "eval"
+           else checkpoint_config.check_resume)
+  check(config, metadata, checkpoint_dir, steps[-1])
+
+
 def restore_latest_state(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, int]:
-  """The newest checkpoint's train state in `workdir` (for `config`), and its step."""
-  setup = Setup(config)
-  checkpointer = checkpointing.Checkpointer(
-      os.path.join(workdir, CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
+  """The newest checkpoint's train state in `workdir` (for `config`), and its step.
+
+  Reads no training data. The checkpoint's config is the truth: a config of
+  another objective or model is refused (`checkpoint_config.check_evaluation`),
+  and the optimiser state is rebuilt from the checkpoint's own optimiser section.
+
+  Raises:
+    workdir_lib.WorkdirError: there is no checkpoint.
+    checkpoint_config.CheckpointMismatchError: `config` is not the checkpoint's.
+  """
+  checkpoint_dir = os.path.join(workdir, CHECKPOINT_SUBDIR)
+  if not workdir_lib.checkpoint_steps(checkpoint_dir):
+    raise workdir_lib.WorkdirError(
+        f"No checkpoint in {checkpoint_dir}: run with --mode=train (or train_and_eval) first, "
+        "or point --workdir at a trained run.")
+  checkpointer = checkpointing.Checkpointer(checkpoint_dir,
+                                            max_to_keep=config.train.keep_checkpoints)
   try:
     step = checkpointer.latest_step()
-    if step is None:
-      raise FileNotFoundError(
-          f"No checkpoint in {os.path.join(workdir, CHECKPOINT_SUBDIR)}: run with "
-          "--mode=train (or train_and_eval) first, or point --workdir at a trained run.")
-    spec = pipeline.make_train_dataset(
-        config, setup.objective.preprocess_train, setup.local_batch_size,
-        process_index=jax.process_index(), process_count=jax.process_count(),
-        expand_example=setup.objective.expand_example).element_spec
+    metadata = checkpointer.restore_metadata(step)
+    checkpoint_config.check_evaluation(config, metadata, checkpointer.directory, step)
+    setup = Setup(checkpoint_config.with_checkpoint_optimizer(config, metadata))
+    spec = pipeline.train_element_spec(setup.config, setup.objective.preprocess_train,
+                                       setup.local_batch_size, setup.objective.expand_example)
     abstract_state, _ = setup.abstract_state(spec)
-    state, _ = checkpointer.restore(abstract_state, step=step)
+    try:
+      state, _ = checkpointer.restore(abstract_state, step=step)
+    except (ValueError, KeyError, TypeError) as error:
+      raise checkpoint_config.CheckpointMismatchError(
+          f"Checkpoint {step} in {checkpointer.directory} does not fit this run's train state "
+          f"(an older jvrl?): {str(error).splitlines()[0] if str(error) else error!r}.") from error
   finally:
     checkpointer.close()
   return state, step

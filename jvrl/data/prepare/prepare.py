@@ -84,7 +84,8 @@ class PrepareSummary:
       written videos) = 'stored' (of which 'clipped') + 'dropped';
       'dropped_reasons' (category -> count, summing to 'dropped');
       'ambiguous' (THUMOS14's Ambiguous segments: not a class, not stored).
-    splits: split -> {'pattern', 'num_shards', 'videos', 'frames'}.
+    splits: split -> {'pattern', 'num_shards', 'videos', 'frames', 'unlabelled'}
+      ('unlabelled': videos written without a class label).
     num_labels: classes in labels.txt.
     shards_total, shards_resumed: shards in the plan; already finished before
       this run.
@@ -107,24 +108,49 @@ class PrepareSummary:
   skipped_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
   segments: Optional[dict[str, Any]] = None
 
+  def _splits(self) -> tuple[str, str | None, tuple[str, ...], str]:
+    """(train split, test split or None, test split names, config) of the command."""
+    config, train, tests = "configs/cvrl_synthetic.py", "train", _EVAL_TEST_SPLITS
+    if self.segments is not None:
+      config, tests = "configs/tsp_synthetic.py", _TSP_EVAL_TEST_SPLITS
+      train = next((s for s in _TSP_TRAIN_SPLITS if s in self.splits), "train")
+    test = next((s for s in tests if s in self.splits and s != train), None)
+    return train, test, tests, config
+
+  def no_evaluation_reason(self) -> str:
+    """Why the suggested command only trains ('' when it also evaluates): the
+    evaluation needs a test split and, for trimmed clips, class labels on both."""
+    train, test, tests, _ = self._splits()
+    if train not in self.splits:
+      return "there is no train split"
+    if test is None:
+      return f"there is no test split ({' / '.join(tests)}) to evaluate on"
+    if self.segments is None:
+      for split in (train, test):
+        unlabelled = self.splits[split].get("unlabelled", 0)
+        if unlabelled:
+          return (f"{unlabelled} of the {self.splits[split]['videos']} '{split}' videos have "
+                  "no class label, which the evaluation needs (linear probe, kNN, retrieval)")
+    return ""
+
   def train_command(self) -> str:
     """A `python -m jvrl.main` command reading these records ('' without a train split).
 
     Untrimmed records (`segments` set) get TSP's config, trained on 'train'
     (THUMOS14: 'validation') and evaluated on 'validation' (THUMOS14: 'test').
+    When the records cannot be evaluated (`no_evaluation_reason`), the command
+    trains only (`--mode=train`) and names no eval files.
     """
-    config, train, tests = "configs/cvrl_synthetic.py", "train", _EVAL_TEST_SPLITS
-    if self.segments is not None:
-      config, tests = "configs/tsp_synthetic.py", _TSP_EVAL_TEST_SPLITS
-      train = next((s for s in _TSP_TRAIN_SPLITS if s in self.splits), "train")
+    train, test, _, config = self._splits()
     if train not in self.splits:
       return ""
     flags = ["--config.data.source=records",
-             f"--config.data.train_files='{self.splits[train]['pattern']}'",
-             f"--config.data.eval_train_files='{self.splits[train]['pattern']}'"]
-    test = next((s for s in tests if s in self.splits and s != train), None)
-    if test:
-      flags.append(f"--config.data.eval_test_files='{self.splits[test]['pattern']}'")
+             f"--config.data.train_files='{self.splits[train]['pattern']}'"]
+    if self.no_evaluation_reason():
+      flags.append("--mode=train")
+    else:
+      flags += [f"--config.data.eval_train_files='{self.splits[train]['pattern']}'",
+                f"--config.data.eval_test_files='{self.splits[test]['pattern']}'"]
     return (f"python -m jvrl.main --config={config} --workdir=/tmp/run \\\n"
             + " \\\n".join(f"    {flag}" for flag in flags))
 
@@ -163,8 +189,11 @@ class PrepareSummary:
                  f"{os.path.join(self.output_dir, labels_lib.LABELS_FILE)}")
     command = self.train_command()
     if command:
+      reason = self.no_evaluation_reason()
       lines += ["Train TSP on them:" if self.segments is not None else "Train on them:",
                 command]
+      if reason:
+        lines.append(f"  (training only: {reason}.)")
     return "\n".join(lines)
 
 
@@ -259,10 +288,12 @@ def _split_info(output_dir: str, plan: Sequence[shards.ShardSpec],
   info = {}
   for spec in plan:
     info.setdefault(spec.split, {"pattern": records.shard_glob(output_dir, spec.split),
-                                 "num_shards": spec.num_shards, "videos": 0, "frames": 0})
+                                 "num_shards": spec.num_shards, "videos": 0, "frames": 0,
+                                 "unlabelled": 0})
   for video in videos:
     info[video["split"]]["videos"] += 1
     info[video["split"]]["frames"] += video["frames"]
+    info[video["split"]]["unlabelled"] += int(video.get("label_index", -1) < 0)
   return info
 
 
