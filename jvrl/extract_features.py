@@ -34,23 +34,30 @@ from absl import app
 from absl import flags
 from absl import logging
 
-_WORKDIR = flags.DEFINE_string("workdir", "", "A jvrl run directory (its export/encoder and "
-                               "config.json give the encoder and the clip defaults).")
-_ENCODER = flags.DEFINE_string("encoder", "", "An exported encoder directory (default: "
-                               "WORKDIR/export/encoder).")
-_FILES = flags.DEFINE_string("files", None, "Record files: comma-separated globs.")
-_OUTPUT = flags.DEFINE_string("output", None, "Output H5 file (--format=h5) or directory "
-                              "(--format=npy).")
-_FORMAT = flags.DEFINE_enum("format", "h5", ["h5", "npy"], "Output layout.")
-_CLIP_LENGTH = flags.DEFINE_integer("clip_length", None, "Frames per clip.")
-_FRAME_STRIDE = flags.DEFINE_integer("frame_stride", None, "Step between a clip's frames.")
-_STRIDE = flags.DEFINE_integer("stride", 16, "Frames between consecutive clip starts "
-                               "(TSP: 16 for ActivityNet, 1 for THUMOS14).")
-_RESIZE = flags.DEFINE_integer("resize_short_side", None, "Short side after resizing.")
-_CROP = flags.DEFINE_integer("crop_size", None, "Centre crop side.")
-_BATCH = flags.DEFINE_integer("batch_size", 64, "Clips per batch (over all devices).")
-_FPS = flags.DEFINE_float("fps", 0.0, "Frame rate of records that store none (for the clip "
-                          "times in seconds).")
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """Defines the command line's flags (only when run as a program: a library import
+  defines none, so it never clashes with another tool's flags in one process)."""
+  flags.DEFINE_string("workdir", "", "A jvrl run directory (its export/encoder and "
+                                 "config.json give the encoder and the clip defaults).")
+  flags.DEFINE_string("encoder", "", "An exported encoder directory (default: "
+                                 "WORKDIR/export/encoder).")
+  flags.DEFINE_string("files", None, "Record files: comma-separated globs.")
+  flags.DEFINE_string("output", None, "Output H5 file (--format=h5) or directory "
+                                "(--format=npy).")
+  flags.DEFINE_enum("format", "h5", ["h5", "npy"], "Output layout.")
+  flags.DEFINE_integer("clip_length", None, "Frames per clip.")
+  flags.DEFINE_integer("frame_stride", None, "Step between a clip's frames.")
+  flags.DEFINE_integer("stride", 16, "Frames between consecutive clip starts "
+                                 "(TSP: 16 for ActivityNet, 1 for THUMOS14).")
+  flags.DEFINE_integer("resize_short_side", None, "Short side after resizing.")
+  flags.DEFINE_integer("crop_size", None, "Centre crop side.")
+  flags.DEFINE_integer("batch_size", 64, "Clips per batch (over all devices).")
+  flags.DEFINE_float("fps", 0.0, "Frame rate of records that store none (for the clip "
+                            "times in seconds).")
+
 
 DEFAULTS = {"clip_length": 16, "frame_stride": 1, "resize_short_side": 128, "crop_size": 112}
 
@@ -117,35 +124,35 @@ def main(argv) -> None:
   logging.set_verbosity(logging.INFO)
   from jvrl.evaluation import clip_features  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
-  if not _FILES.value or not _OUTPUT.value:
+  if not FLAGS.files or not FLAGS.output:
     _exit("--files and --output are required.")
-  encoder_dir = _ENCODER.value or (
-      os.path.join(_WORKDIR.value, trainer.EXPORT_SUBDIR) if _WORKDIR.value else "")
+  encoder_dir = FLAGS.encoder or (
+      os.path.join(FLAGS.workdir, trainer.EXPORT_SUBDIR) if FLAGS.workdir else "")
   if not encoder_dir:
     _exit("name the encoder: --workdir=RUN_DIR (uses RUN_DIR/export/encoder) or "
           "--encoder=EXPORT_DIR.")
-  settings = {**DEFAULTS, **run_config_defaults(_WORKDIR.value)}
-  for name, flag in (("clip_length", _CLIP_LENGTH), ("frame_stride", _FRAME_STRIDE),
-                     ("resize_short_side", _RESIZE), ("crop_size", _CROP)):
-    if flag.value is not None:
-      settings[name] = flag.value
+  settings = {**DEFAULTS, **run_config_defaults(FLAGS.workdir)}
+  for name in ("clip_length", "frame_stride", "resize_short_side", "crop_size"):
+    if FLAGS[name].value is not None:
+      settings[name] = FLAGS[name].value
   try:
-    grid = clip_features.ClipGrid(clip_stride=_STRIDE.value, **settings)
+    grid = clip_features.ClipGrid(clip_stride=FLAGS.stride, **settings)
   except ValueError as error:
     _exit(str(error))
   logging.info("Encoder %s; clips of %d frames every %d frames (frame stride %d), resized to "
                "%d, centre crop %d; writing %s (%s).", encoder_dir, grid.clip_length,
                grid.clip_stride, grid.frame_stride, grid.resize_short_side, grid.crop_size,
-               _OUTPUT.value, _FORMAT.value)
+               FLAGS.output, FLAGS.format)
   try:
-    counts = extract(encoder_dir, _FILES.value, _OUTPUT.value, _FORMAT.value, grid,
-                     _BATCH.value, _FPS.value)
+    counts = extract(encoder_dir, FLAGS.files, FLAGS.output, FLAGS.format, grid,
+                     FLAGS.batch_size, FLAGS.fps)
   except (FileNotFoundError, ValueError) as error:
     _exit(str(error).splitlines()[0])
   logging.info("Done: %d videos (%d clips, %d shorter than one clip, written with zero rows); "
                "%d were already in %s.", counts["videos"], counts["clips"],
-               counts["short_videos"], counts["skipped_done"], _OUTPUT.value)
+               counts["short_videos"], counts["skipped_done"], FLAGS.output)
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
