@@ -79,6 +79,11 @@ class UntrimmedSyntheticConfig(generated.SplitConfig):
       in `num_frames_range` with these lengths (checked).
     background_burst_frames: (min, max) frames of one burst of background
       motion (a direction-randomised fragment of a random class's motion).
+    background_style: 'bursts' (each stretch a sequence of such bursts),
+      'off_class' (each stretch one persistent motion in a class's style but
+      outside every class: diagonal translations / oscillations, pendulum
+      swings, size pulses) or 'mixed' (each stretch one of the two); see
+      `synthetic_untrimmed_motion`.
     num_objects: copies of the object, all moving together (see the trimmed set).
     object_size_range: object diameter range (px at 64x64), drawn per
       appearance segment; the size changes of grow/shrink (and of background
@@ -104,6 +109,7 @@ class UntrimmedSyntheticConfig(generated.SplitConfig):
   segment_frames_range: tuple[int, int] = (24, 64)
   background_frames_range: tuple[int, int] = (16, 48)
   background_burst_frames: tuple[int, int] = (3, 8)
+  background_style: str = "bursts"
   num_objects: int = 4
   object_size_range: tuple[float, float] = (12.0, 20.0)
   speed_range: tuple[float, float] = (1.0, 3.0)
@@ -133,6 +139,9 @@ class UntrimmedSyntheticConfig(generated.SplitConfig):
     self._check_non_negative("appearance_segment_frames", "background_drift_max", "noise_std")
     self._check_split_sizes()
     self._check_between("jpeg_quality", 1, 100)
+    if self.background_style not in synthetic_untrimmed_motion.BACKGROUND_STYLES:
+      raise ValueError(f"background_style={self.background_style!r} must be one of "
+                       f"{synthetic_untrimmed_motion.BACKGROUND_STYLES}.")
     for count in range(self.segments_per_video[0], self.segments_per_video[1] + 1):
       low, high = self.num_frames_bounds(count)
       if low > high:
@@ -256,7 +265,8 @@ def render_untrimmed_video(rng: np.random.Generator, cfg: UntrimmedSyntheticConf
     pieces += [(label, length), (-1, background)]
   path = synthetic_untrimmed_motion.render_path(
       rng, pieces, num_classes=cfg.num_classes, height=cfg.height, width=cfg.width,
-      speed_range=cfg.speed_range, burst_frames=cfg.background_burst_frames)
+      speed_range=cfg.speed_range, burst_frames=cfg.background_burst_frames,
+      background_style=cfg.background_style)
   frame_labels = np.concatenate([np.full(length, label, np.int32) for label, length in pieces])
   num_frames = len(frame_labels)
 

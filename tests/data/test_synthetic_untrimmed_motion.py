@@ -82,3 +82,49 @@ def test_background_changes_direction_every_few_frames():
       direction = np.array([step_x.sum(), step_y.sum()])
       assert np.hypot(*direction) < 0.8 * np.hypot(step_x, step_y).sum()  # Not a straight line.
   assert kinds == {"rotation", "size", "position"}
+
+
+def _off_class_path(label, length=40, seed=0):
+  rng = np.random.default_rng(seed)
+  start = motion.Path(10.0, 20.0, 0.5, 0.0)
+  return motion._off_class_motion(rng, label, start, length, 1.0, (1.0, 3.0))
+
+
+def test_off_class_background_is_one_persistent_motion_outside_every_class():
+  """Diagonal translations and oscillations, pendulum swings, size pulses: each kept
+  for the whole stretch, at the classes' speeds."""
+  for seed in range(10):
+    for label in synthetic.TRANSLATION_HEADINGS:
+      path = _off_class_path(label, seed=seed)
+      heading = np.rad2deg(np.arctan2(np.diff(path.center_y), np.diff(path.center_x)))
+      assert np.ptp(heading) < 1e-6  # one direction for the whole stretch
+      off_axis = np.abs((heading[0] % 90) - 45)
+      assert off_axis <= 15 + 1e-6  # a diagonal: 30-60 degrees from every class axis
+      assert 1.0 <= np.hypot(np.diff(path.center_x), np.diff(path.center_y)).mean() <= 3.0
+    for label in synthetic.OSCILLATION_CLASSES:
+      path = _off_class_path(label, seed=seed)
+      dx, dy = np.diff(path.center_x), np.diff(path.center_y)
+      axis = np.rad2deg(np.arctan2(dy[np.abs(dx) > 1e-6], dx[np.abs(dx) > 1e-6])) % 180
+      assert np.abs((axis % 90) - 45).max() <= 15 + 1e-6
+    for label in synthetic.ROTATION_CLASSES:
+      turns = np.diff(_off_class_path(label, length=60, seed=seed).angle)
+      assert turns.max() > 0 and turns.min() < 0  # swings both ways
+      mean_speed = np.rad2deg(np.abs(turns).mean())
+      assert 3.0 <= mean_speed <= 20.0  # about the classes' 6-15 degrees per frame
+    for label in synthetic.SIZE_CLASSES:
+      changes = np.diff(_off_class_path(label, length=60, seed=seed).log_scale)
+      assert changes.max() > 0 and changes.min() < 0  # pulses: grows and shrinks
+      assert np.abs(changes).max() < _HALF  # smoothly, no wrap-around
+
+
+def test_background_styles_choose_the_stretch_kind():
+  pieces = [(-1, 30), (0, 20), (-1, 30)]
+  kwargs = dict(num_classes=10, height=64, width=64, speed_range=(1.0, 3.0),
+                burst_frames=(3, 6))
+  for seed in range(5):
+    bursts = motion.render_path(np.random.default_rng(seed), pieces, **kwargs)
+    off = motion.render_path(np.random.default_rng(seed), pieces, background_style="off_class",
+                             **kwargs)
+    assert len(off.center_x) == len(bursts.center_x) == 80
+  with np.testing.assert_raises_regex(ValueError, "background_style"):
+    motion.render_path(np.random.default_rng(0), pieces, background_style="calm", **kwargs)

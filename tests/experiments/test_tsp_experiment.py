@@ -47,7 +47,7 @@ def test_tsp_comparison_end_to_end(tmp_path, synthetic_cache_dir):
   assert result.returncode == 0, result.stderr[-3000:]
   log = result.stderr + result.stdout
   for needle in ("Data: the built-in untrimmed synthetic dataset",
-                 "Initial encoder: supervised on the built-in synthetic dataset",
+                 "Initial encoder: supervised training on the built-in synthetic dataset",
                  "Global video features", "Training TAC", "Training TSP", "clips/s",
                  "localization_map@0.5"):
     assert needle in log, needle
