@@ -237,10 +237,13 @@ def _check_evaluation(config, mode: str) -> None:
   """`config.eval`'s frozen-evaluation settings, when the mode runs the shared evaluation."""
   from jvrl import experiments  # pylint: disable=g-import-not-at-top
   from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
-  if mode == "train" or not experiments.data_expectations(config).classification_eval:
+  from jvrl.evaluation import untrimmed  # pylint: disable=g-import-not-at-top
+  if mode == "train":
     return
   try:
-    evaluate.check_eval_config(config)
+    untrimmed.check_localization_config(config)
+    if experiments.data_expectations(config).classification_eval:
+      evaluate.check_eval_config(config)
   except ValueError as error:
     raise ConfigError(str(error)) from None
 

@@ -150,7 +150,7 @@ TINY_TSP_OVERRIDES = {
     "optimizer.warmup_steps": 1,
     "eval.resize_short_side": 16, "eval.crop_size": 16, "eval.batch_size": 16,
     "eval.localization.clip_stride": 8, "eval.localization.probe_steps": 20,
-    "eval.localization.head_steps": 10,
+    "eval.localization.head_steps": 10, "eval.localization.evaluation_seeds": 1,
 }
 
 

@@ -1,5 +1,6 @@
 """TSP's recipe configs validate and build a train step (traced, not run)."""
 import importlib
+import json
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,13 @@ def _recipe(module, tmp_path):
   records.write_sharded_records([records.make_sequence_example(jpeg_frames=[b"x"])],
                                 str(tmp_path), 1, "train")
   config.data.train_files = config.data.eval_train_files = config.data.eval_test_files = pattern
-  config.tsp.initial_encoder = str(tmp_path / "k400_encoder")  # read only when run
+  # The Kinetics-400 R(2+1)D-34 export the recipe starts from: validation reads only its
+  # encoder.json (the weights are loaded when the run starts).
+  export = tmp_path / "k400_encoder"
+  export.mkdir()
+  (export / "encoder.json").write_text(json.dumps(
+      {"model_name": config.model_name, "model_kwargs": config.model.to_dict()}))
+  config.tsp.initial_encoder = str(export)
   return config
 
 
