@@ -281,12 +281,8 @@ def _predict_preprocessed(
       features, batch_size=chunk_size)
 
 
-def linear_probe_predict(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
-  """Predicted classes int32 [N] in [0, C) of float [N, D] features.
-
-  Features get the probe's own preprocessing (L2-normalisation and the train
-  split's standardisation). Equal logits go to the lowest class index.
-  """
+def _probe_inputs(probe: LinearProbe, features: np.ndarray) -> tuple[dict, jax.Array]:
+  """(the probe's parameters, `features` checked and given the probe's preprocessing)."""
   features = retrieval.check_features(features, "features")
   if features.shape[1] != probe.weights.shape[0]:
     raise ValueError(
@@ -294,7 +290,17 @@ def linear_probe_predict(probe: LinearProbe, features: np.ndarray) -> np.ndarray
         f"{probe.weights.shape[0]}.")
   features = _preprocess(features, probe.normalize, probe.feature_mean, probe.feature_std)
   params = {"weights": jnp.asarray(probe.weights), "bias": jnp.asarray(probe.bias)}
-  return np.asarray(_predict_preprocessed(params, jnp.asarray(features),
+  return params, jnp.asarray(features)
+
+
+def linear_probe_predict(probe: LinearProbe, features: np.ndarray) -> np.ndarray:
+  """Predicted classes int32 [N] in [0, C) of float [N, D] features.
+
+  Features get the probe's own preprocessing (L2-normalisation and the train
+  split's standardisation). Equal logits go to the lowest class index.
+  """
+  params, features = _probe_inputs(probe, features)
+  return np.asarray(_predict_preprocessed(params, features,
                                           chunk_size=_PREDICT_CHUNK))
 
 
@@ -312,14 +318,8 @@ def linear_probe_probabilities(probe: LinearProbe, features: np.ndarray) -> np.n
 
   Features get the probe's own preprocessing, as in `linear_probe_predict`.
   """
-  features = retrieval.check_features(features, "features")
-  if features.shape[1] != probe.weights.shape[0]:
-    raise ValueError(
-        f"features have {features.shape[1]} dimensions but the probe expects "
-        f"{probe.weights.shape[0]}.")
-  features = _preprocess(features, probe.normalize, probe.feature_mean, probe.feature_std)
-  params = {"weights": jnp.asarray(probe.weights), "bias": jnp.asarray(probe.bias)}
-  return np.asarray(_probabilities_preprocessed(params, jnp.asarray(features),
+  params, features = _probe_inputs(probe, features)
+  return np.asarray(_probabilities_preprocessed(params, features,
                                                 chunk_size=_PREDICT_CHUNK))
 
 

@@ -278,17 +278,7 @@ def evaluate_localization(
     train_videos: Sequence[LocalizationVideo],
     test_videos: Sequence[LocalizationVideo],
     num_classes: int,
-    *,
-    seed: int = 0,
-    probe_steps: int = 500,
-    head_steps: int = 300,
-    head_learning_rate: float = 3e-3,
-    head_batch_size: int = 32,
-    head_width: int = 128,
-    head_layers: int = 3,
-    actionness_thresholds: Sequence[float] = actionness_decoding.DEFAULT_ACTIONNESS_THRESHOLDS,
-    nms_tiou_threshold: float = 0.5,
-    max_segments_per_video: int = 100,
+    **options,
 ) -> dict[str, float]:
   """Localization metrics of frozen clip features (module docstring).
 
@@ -297,6 +287,7 @@ def evaluate_localization(
       one with clips).
     test_videos: videos they are scored on (may include videos without clips).
     num_classes: C >= 1 action classes.
+    **options: the keyword options of `localize_and_evaluate`:
     seed: seeds the probes and the head; equal seeds give equal metrics.
     probe_steps: Adam steps of each linear probe.
     head_steps: Adam steps of the localization head.
@@ -313,9 +304,4 @@ def evaluate_localization(
     "localization_map@0.3", ..., "localization_map@0.7",
     "localization_average_map"}: floats in [0, 1], or NaN when undefined.
   """
-  return localize_and_evaluate(
-      train_videos, test_videos, num_classes, seed=seed, probe_steps=probe_steps,
-      head_steps=head_steps, head_learning_rate=head_learning_rate,
-      head_batch_size=head_batch_size, head_width=head_width, head_layers=head_layers,
-      actionness_thresholds=actionness_thresholds, nms_tiou_threshold=nms_tiou_threshold,
-      max_segments_per_video=max_segments_per_video).metrics
+  return localize_and_evaluate(train_videos, test_videos, num_classes, **options).metrics
