@@ -21,6 +21,7 @@ INSTALL_REQUIRES = [
     "tensorflow-datasets>=4.9.10,<4.10",
     "tensorboard>=2.21,<2.22",  # tf.summary needs it; tensorflow-cpu does not pull it in
     "numpy>=2.0",
+    "h5py>=3.10",  # per-video feature files (jvrl.extract_features, TSP's GVFs); TF needs it too
     "absl-py",
 ]
 
