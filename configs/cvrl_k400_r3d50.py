@@ -18,7 +18,21 @@ import ml_collections
 
 from configs import cvrl_synthetic
 
-K400_TRAIN_VIDEOS = 240_000  # about; Kinetics-400 train split
+# Kinetics-400 train videos as CVRL's reference counts them for its epoch
+# arithmetic (tensorflow/models official/vision/configs/video_classification.py
+# `kinetics400`: num_examples=215570).
+K400_TRAIN_VIDEOS = 215_570
+BATCH_SIZE = 1024
+PRETRAIN_EPOCHS = 200
+WARMUP_EPOCHS = 5
+
+
+def epochs_to_steps(epochs: float, batch_size: int = BATCH_SIZE,
+                    videos: int = K400_TRAIN_VIDEOS) -> int:
+  """Steps of `epochs` passes over `videos` at `batch_size`, rounded as CVRL's
+  experiment files are (cvrl_pretrain_k600_200ep.yaml: 366016 videos, batch 1024,
+  200 epochs = 71488 steps, 5 warm-up epochs = 1787)."""
+  return round(epochs * videos / batch_size)
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -41,10 +55,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.cvrl.projection_dim = 128
   config.cvrl.temperature = 0.1
 
-  batch = 1024
-  steps_per_epoch = K400_TRAIN_VIDEOS // batch
-  config.train.batch_size = batch
-  config.train.num_steps = 200 * steps_per_epoch
+  config.train.batch_size = BATCH_SIZE
+  config.train.num_steps = epochs_to_steps(PRETRAIN_EPOCHS)  # 42,104
   config.train.log_every = 100
   config.train.checkpoint_every = 2000
   config.train.keep_checkpoints = 3
@@ -55,11 +67,21 @@ def get_config() -> ml_collections.ConfigDict:
   # optimiser state over groups of N devices (the rule is inert while fsdp=1).
   config.mesh = dict(data=-1, fsdp=1)
   config.sharding_rules = ((r"kernel$", "fsdp"), (".*", "replicate"))
+  # CVRL's pretraining optimiser (cvrl_pretrain_k600_200ep.yaml on top of
+  # video_classification.py `add_trainer`): plain SGD, momentum 0.9, no Nesterov;
+  # lr 0.32 at batch 1024 (not rescaled with the batch), linear warm-up over 5
+  # epochs onto a cosine that spans all steps from step 0 (Model Garden's
+  # LinearWarmup around CosineDecay(decay_steps=train_steps)); L2 weight decay
+  # 1e-6 on every conv / dense kernel (losses.py `contrastive_loss`: 'kernel'
+  # variables only), added to the gradient. name='lars' (trust coefficient
+  # 0.001, same lr and decay) is the LARS variant SimCLR uses; it is not
+  # CVRL's recipe.
   config.optimizer = dict(
-      name="lars", learning_rate=0.32, lr_batch_scaling=0, warmup_steps=5 * steps_per_epoch,
-      schedule="cosine", end_learning_rate=0.0, momentum=0.9, nesterov=False,
-      b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-6, lars_trust_coefficient=0.001,
-      lars_eps=0.0, grad_clip_norm=0.0)
+      name="sgd", learning_rate=0.32, lr_batch_scaling=0,
+      warmup_steps=epochs_to_steps(WARMUP_EPOCHS),  # 1,053
+      schedule="cosine", decay_from_step_zero=True, end_learning_rate=0.0, momentum=0.9,
+      nesterov=False, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-6,
+      lars_trust_coefficient=0.001, lars_eps=0.0, grad_clip_norm=0.0)
 
   config.eval.num_clips = 10
   config.eval.num_crops = 3
