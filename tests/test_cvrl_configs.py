@@ -65,3 +65,24 @@ def test_lars_is_still_selectable():
   sgd = _one_update(cvrl_k400_r3d50.get_config().optimizer, params, grads, step_count=2)
   # LARS scales the kernel's step by trust * ||w|| / ||g + wd w||: far smaller.
   assert 0 < float(2.0 - lars["conv"]["kernel"][0]) < 0.01 * float(2.0 - sgd["conv"]["kernel"][0])
+
+
+def test_k400_linear_evaluation_is_cvrls_and_the_cpu_config_keeps_the_fast_probe():
+  """cvrl_linear_eval_k600.yaml / video_ssl.py `video_ssl_linear_eval_kinetics400`."""
+  from configs import cvrl_synthetic  # pylint: disable=g-import-not-at-top
+  from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
+  from jvrl.evaluation import evaluate  # pylint: disable=g-import-not-at-top
+  from jvrl.evaluation import linear_probe_cvrl  # pylint: disable=g-import-not-at-top
+  config = cvrl_k400_r3d50.get_config()
+  evaluate.check_eval_config(config)
+  assert linear_probe_cvrl.protocol(config) == "cvrl"
+  assert pipeline.eval_clip_shape(config) == (32, 2)  # pretraining: 16 frames
+  assert (config.data.clip_length, config.data.crop_size) == (16, 224)
+  assert (config.eval.num_clips, config.eval.num_crops) == (10, 3)
+  assert (config.eval.resize_short_side, config.eval.crop_size) == (256, 256)
+  settings = linear_probe_cvrl.settings_from_config(config)
+  assert settings == linear_probe_cvrl.Settings(
+      epochs=100.0, warmup_epochs=5.0, batch_size=1024, learning_rate=32.0,
+      lr_batch_scaling=0.0, momentum=0.9, weight_decay=0.0, crop_size=224,
+      area_range=(0.3, 1.0), aspect_ratio_range=(0.5, 2.0), flip_prob=0.5, log_every=100)
+  assert linear_probe_cvrl.protocol(cvrl_synthetic.get_config()) == "fast"
