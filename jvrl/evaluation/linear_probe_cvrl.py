@@ -208,8 +208,7 @@ def clip_logits(params: Mapping[str, jax.Array], features: jax.Array) -> jax.Arr
 def _encode_fn(encoder: nn.Module, pooling: str):
   """`encode(variables, clips uint8 [N, T, H, W, 3]) -> float32 [N, D]`, frozen encoder."""
   def encode(variables, clips):
-    feature_map = encoder.apply(variables, inputs.to_unit_float(clips),
-                                train=False)
+    feature_map = encoder.apply(variables, inputs.to_unit_float(clips), train=False)
     return jax.lax.stop_gradient(
         features_lib.pool_feature_map(feature_map.astype(jnp.float32), pooling))
   return encode

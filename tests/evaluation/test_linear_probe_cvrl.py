@@ -77,7 +77,7 @@ def test_train_clips_are_fresh_augmented_eval_length_clips(tiny_cvrl_config):
 @pytest.mark.parametrize("path,value,message", [
     ("protocol", "slow", r"protocol='slow' must be one of \('fast', 'cvrl'\)"),
     ("cvrl.epochs", 0.0, r"cvrl.epochs=0.0 must be a number > 0"),
-    ("cvrl.warmup_epochs", 20.0, r"warmup_epochs=20.0 exceeds"),
+    ("cvrl.warmup_epochs", 40.0, r"warmup_epochs=40.0 exceeds"),
     ("cvrl.batch_size", 0, r"cvrl.batch_size=0 must be an integer >= 1"),
     ("cvrl.area_range", (0.0, 1.0), r"cvrl.area_range=\(0.0, 1.0\) must be"),
     ("cvrl.momentum", 1.0, r"cvrl.momentum=1.0 must be in \[0, 1\)"),
