@@ -165,6 +165,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                      "'cvrl': CVRL's linear evaluation on augmented clips).")
   if chosen == "cvrl":
     settings_from_config(config)
+    pooling = config.eval.get("feature_pooling", "avg")
+    if pooling != "avg":
+      raise ValueError(f"config.eval.linear_probe.protocol='cvrl' reads the global average "
+                       f"pooled feature (CVRL's), but config.eval.feature_pooling={pooling!r}: "
+                       "use 'avg'.")
 
 
 def make_train_clip_fn(config: ml_collections.ConfigDict,
@@ -205,12 +210,13 @@ def clip_logits(params: Mapping[str, jax.Array], features: jax.Array) -> jax.Arr
                  precision=jax.lax.Precision.HIGHEST) + params["bias"]
 
 
-def _encode_fn(encoder: nn.Module, pooling: str):
-  """`encode(variables, clips uint8 [N, T, H, W, 3]) -> float32 [N, D]`, frozen encoder."""
+def _encode_fn(encoder: nn.Module):
+  """`encode(variables, clips uint8 [N, T, H, W, 3]) -> float32 [N, D]`: the frozen
+  encoder's global average pooled feature."""
   def encode(variables, clips):
     feature_map = encoder.apply(variables, inputs.to_unit_float(clips), train=False)
     return jax.lax.stop_gradient(
-        features_lib.pool_feature_map(feature_map.astype(jnp.float32), pooling))
+        features_lib.pool_feature_map(feature_map.astype(jnp.float32), "avg"))
   return encode
 
 
@@ -239,12 +245,11 @@ def schedule_steps(settings: Settings, num_videos: int) -> tuple[int, int]:
   return total, warmup
 
 
-def make_train_step(encoder: nn.Module, optimizer: optax.GradientTransformation, mesh: Mesh,
-                    pooling: str = "avg"):
+def make_train_step(encoder: nn.Module, optimizer: optax.GradientTransformation, mesh: Mesh):
   """Jitted `step(params, opt_state, variables, batch) -> (params, opt_state, metrics)`:
   one SGD step of the linear layer on a global batch {'clip', 'label'} (the encoder
   frozen; `variables` its variables)."""
-  encode = _encode_fn(encoder, pooling)
+  encode = _encode_fn(encoder)
 
   def step(params, opt_state, variables, batch):
     features = encode(variables, batch["clip"])
@@ -290,8 +295,7 @@ def train_probe(config: ml_collections.ConfigDict, encoder: nn.Module,
   settings = settings_from_config(config)
   total_steps, warmup_steps = schedule_steps(settings, num_videos)
   optimizer = probe_optimizer(settings, total_steps, warmup_steps)
-  pooling = config.eval.get("feature_pooling", "avg")
-  step_fn = make_train_step(encoder, optimizer, mesh, pooling)
+  step_fn = make_train_step(encoder, optimizer, mesh)
   data_config = ml_collections.ConfigDict(copy.deepcopy(config.to_dict()))
   data_config.data.train_split = "eval_train"
   dataset = pipeline.make_train_dataset(data_config, make_train_clip_fn(config, settings),
@@ -322,11 +326,11 @@ def train_probe(config: ml_collections.ConfigDict, encoder: nn.Module,
       weight_decay=float(settings.weight_decay))
 
 
-def make_view_probabilities_fn(encoder: nn.Module, mesh: Mesh, pooling: str = "avg"):
+def make_view_probabilities_fn(encoder: nn.Module, mesh: Mesh):
   """Returns jitted `fn({'encoder': variables, 'probe': {'kernel', 'bias'}},
   video[B, V, T, H, W, 3]) -> [B, C]`: each view classified on its own L2-normalised
   feature, the V views' softmax probabilities averaged (CVRL's test)."""
-  encode = _encode_fn(encoder, pooling)
+  encode = _encode_fn(encoder)
 
   def view_probabilities(variables, clips):
     return jax.nn.softmax(clip_logits(variables["probe"], encode(variables["encoder"], clips)))
@@ -339,7 +343,7 @@ def view_averaged_probabilities(config: ml_collections.ConfigDict, encoder: nn.M
                        mesh: Mesh, split: str = "eval_test") -> tuple[np.ndarray, np.ndarray]:
   """(probabilities float32 [N, C] averaged over each video's test views, labels [N])
   of every video of `split`, in the evaluation's reading order."""
-  fn = make_view_probabilities_fn(encoder, mesh, config.eval.get("feature_pooling", "avg"))
+  fn = make_view_probabilities_fn(encoder, mesh)
   dataset = pipeline.make_eval_dataset(config, split, config.eval.batch_size)
   packed = {"encoder": variables,
             "probe": {"kernel": jnp.asarray(probe.weights), "bias": jnp.asarray(probe.bias)}}

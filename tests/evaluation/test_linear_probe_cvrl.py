@@ -81,13 +81,15 @@ def test_train_clips_are_fresh_augmented_eval_length_clips(tiny_cvrl_config):
     ("cvrl.batch_size", 0, r"cvrl.batch_size=0 must be an integer >= 1"),
     ("cvrl.area_range", (0.0, 1.0), r"cvrl.area_range=\(0.0, 1.0\) must be"),
     ("cvrl.momentum", 1.0, r"cvrl.momentum=1.0 must be in \[0, 1\)"),
+    ("cvrl.learning_rte", 1.0, r"Unknown config.eval.linear_probe.cvrl field\(s\) \['learning"),
+    ("..feature_pooling", "max_122", r"feature_pooling='max_122': use 'avg'"),
 ])
 def test_protocol_and_settings_are_checked_at_start_up(tiny_cvrl_config, path, value, message):
   config = tiny_cvrl_config
   config.eval.linear_probe.protocol = "cvrl"
   evaluate.check_eval_config(config)
-  node = config.eval.linear_probe
-  *parents, leaf = path.split(".")
+  node = config.eval if path.startswith("..") else config.eval.linear_probe
+  *parents, leaf = path.lstrip(".").split(".")
   for parent in parents:
     node = node[parent]
   node[leaf] = value
