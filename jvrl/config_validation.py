@@ -203,6 +203,8 @@ def _check_devices(config, mode: str) -> None:
   fields += ["eval.batch_size"] if mode != "train" else []
   if mode != "train" and _get(config, "eval.finetune.steps", 0):
     fields.append("eval.finetune.batch_size")
+  if mode != "train" and _get(config, "eval.linear_probe.protocol", "fast") == "cvrl":
+    fields.append("eval.linear_probe.cvrl.batch_size")
   for field in fields:
     size = _get(config, field)
     if size is None:

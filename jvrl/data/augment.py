@@ -5,6 +5,8 @@ A clip is float32 [T, H, W, 3] with pixels in [0, 1]. Every random parameter
 ONCE per clip from the clip's stateless `seed` (int32/int64 [2]) and the same
 parameters are applied to every frame: T is the batch dimension of the
 tf.image ops, never a source of per-frame randomness. Same seed -> same output.
+The one clip statistic an op uses, the contrast's mean, is the whole clip's
+(as in CVRL's reference).
 
 Sub-seeds come from `tf.random.experimental.stateless_split`, so changing one
 op's parameters never shifts another op's random numbers.
@@ -70,6 +72,67 @@ def _with_probability(prob: float, seed: tf.Tensor, apply_fn, clip: tf.Tensor) -
 
 # ---- random resized crop -----------------------------------------------------
 
+# How `random_resized_crop` draws its box: 'torchvision' is
+# `sample_random_resized_crop_box` (torchvision's RandomResizedCrop; PRP, VATT),
+# 'tf_distorted' is `sample_distorted_crop_box` (tf.image's
+# sample_distorted_bounding_box, what CVRL's reference crops with).
+CROP_BOX_SAMPLERS = ("torchvision", "tf_distorted")
+
+
+def sample_distorted_crop_box(
+    seed: tf.Tensor,
+    height: IntLike,
+    width: IntLike,
+    area_range: Sequence[float] = (0.3, 1.0),
+    aspect_ratio_range: Sequence[float] = (0.5, 2.0),
+    max_attempts: int = 100,
+    min_object_covered: float = 0.1,
+) -> tf.Tensor:
+  """CVRL's crop box: int32 [4] = [offset_y, offset_x, h, w], the same box format as
+  `sample_random_resized_crop_box`.
+
+  Drawn by `tf.image.stateless_sample_distorted_bounding_box` (the stateless
+  form of the op CVRL's reference calls: tensorflow/models
+  official/vision/ops/preprocess_ops_3d.py `random_crop_resize`, used by
+  official/projects/video_ssl/dataloaders/video_ssl_input.py `_process_image`)
+  with its settings: the whole frame as the one object box, `min_object_covered`
+  0.1, `max_attempts` 100, the whole frame when no attempt succeeds. What the
+  op does, which differs from `sample_random_resized_crop_box`: each attempt
+  draws the aspect ratio w/h uniformly (not log-uniformly) from
+  `aspect_ratio_range`, then the crop HEIGHT uniformly among the whole numbers
+  whose area fits `area_range` (so the area is not uniform), w = round(h * ratio);
+  the offsets are uniform over [0, H - h) and [0, W - w) (the op never places a
+  smaller crop flush with the bottom or right edge). With the whole frame as the
+  object, any crop of >= 10% of the frame covers it enough, so
+  `min_object_covered` only bites for area_range below 0.1. Seeded statelessly
+  like every op here: same seed -> same box.
+  """
+  seed = check_seed(seed)
+  area_range = _check_range(area_range, "area_range", 0.0, 1.0)
+  aspect_ratio_range = _check_range(aspect_ratio_range, "aspect_ratio_range", 0.0)
+  if not isinstance(max_attempts, int) or max_attempts < 1:
+    raise ValueError(f"max_attempts must be a Python int >= 1, got {max_attempts!r}.")
+  min_object_covered = _check_probability(min_object_covered, "min_object_covered")
+  image_size = tf.stack([tf.cast(height, tf.int32), tf.cast(width, tf.int32), 3])
+  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+      image_size, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed,
+      min_object_covered=min_object_covered, aspect_ratio_range=aspect_ratio_range,
+      area_range=area_range, max_attempts=max_attempts, use_image_if_no_bounding_boxes=True)
+  return tf.stack([begin[0], begin[1], size[0], size[1]])
+
+
+def sample_crop_box(seed: tf.Tensor, height: IntLike, width: IntLike,
+                    area_range: Sequence[float], aspect_ratio_range: Sequence[float],
+                    sampler: str = "torchvision") -> tf.Tensor:
+  """The crop box [offset_y, offset_x, h, w] (int32 [4]) of the sampler named by
+  `sampler` (one of `CROP_BOX_SAMPLERS`), each with its own number of attempts."""
+  if sampler == "torchvision":
+    return sample_random_resized_crop_box(seed, height, width, area_range, aspect_ratio_range)
+  if sampler == "tf_distorted":
+    return sample_distorted_crop_box(seed, height, width, area_range, aspect_ratio_range)
+  raise ValueError(f"Unknown crop box sampler {sampler!r}; known: {CROP_BOX_SAMPLERS}.")
+
+
 def sample_random_resized_crop_box(
     seed: tf.Tensor,
     height: IntLike,
@@ -78,8 +141,10 @@ def sample_random_resized_crop_box(
     aspect_ratio_range: Sequence[float] = (0.5, 2.0),
     max_attempts: int = 10,
 ) -> tf.Tensor:
-  """Samples an Inception-style crop box: int32 [4] = [offset_y, offset_x, h, w].
+  """Samples a torchvision-style crop box: int32 [4] = [offset_y, offset_x, h, w].
 
+  The algorithm of torchvision's `RandomResizedCrop.get_params` (PRP's and
+  VATT's crops here; CVRL's is `sample_distorted_crop_box`):
   `max_attempts` candidates are drawn at once (vectorised): area fraction
   ~ U(area_range) of height*width, aspect ratio w/h log-uniform in
   aspect_ratio_range, h = round(sqrt(area / ratio)), w = round(sqrt(area * ratio)).
@@ -179,20 +244,19 @@ def random_resized_crop(
     size: int,
     area_range: Sequence[float] = (0.3, 1.0),
     aspect_ratio_range: Sequence[float] = (0.5, 2.0),
-    max_attempts: int = 10,
+    sampler: str = "torchvision",
 ) -> tf.Tensor:
   """One random crop box for the whole clip, resized: [T, H, W, 3] -> float32 [T, size, size, 3].
 
-  The box comes from `sample_random_resized_crop_box(seed, H, W, ...)`; the
-  resize is bilinear (no antialiasing, as in SimCLR/CVRL). Decoding only the
-  box instead (`decode.decode_frames_and_crop`, then `tf.image.resize`) gives
-  the same result; see `split_cvrl_seed`.
+  The box comes from `sample_crop_box(seed, H, W, ..., sampler)`; the resize is
+  bilinear (no antialiasing, as in SimCLR/CVRL). Decoding only the box instead
+  (`decode.decode_frames_and_crop`, then `tf.image.resize`) gives the same
+  result; see `split_cvrl_seed`.
   """
   clip = _check_clip(clip)
   size = _check_size(size, "size")
   hw = tf.shape(clip, out_type=tf.int32)[1:3]
-  box = sample_random_resized_crop_box(
-      seed, hw[0], hw[1], area_range, aspect_ratio_range, max_attempts)
+  box = sample_crop_box(seed, hw[0], hw[1], area_range, aspect_ratio_range, sampler)
   return tf.image.resize(crop_clip(clip, box), [size, size], method="bilinear")
 
 
@@ -248,6 +312,18 @@ def sample_color_jitter_params(seed: tf.Tensor, strength: float = 1.0) -> dict:
   }
 
 
+def adjust_clip_contrast(clip: tf.Tensor, factor: FloatLike) -> tf.Tensor:
+  """Contrast of a whole clip: mean + (x - mean) * factor, where mean is each
+  channel's mean over all frames and pixels (float32 [T, H, W, C] -> same).
+
+  `tf.image.adjust_contrast` of the clip reshaped to one [T*H, W, C] image (what
+  CVRL's `random_color_jitter_3d` does); not clipped here.
+  """
+  clip = tf.convert_to_tensor(clip)
+  mean = tf.reduce_mean(clip, axis=[0, 1, 2], keepdims=True)
+  return (clip - mean) * tf.cast(factor, clip.dtype) + mean
+
+
 def adjust_color(
     clip: tf.Tensor,
     brightness: FloatLike,
@@ -259,9 +335,13 @@ def adjust_color(
   """Applies the four colour ops in `order`, clipping to [0, 1] after each. Shape kept.
 
   Ops (indexed as in `COLOR_OPS`): 0 brightness: x * brightness; 1 contrast:
-  `tf.image.adjust_contrast` (mean + (x - mean) * contrast, with each frame's
-  own per-channel mean, not the clip's); 2 saturation:
-  `tf.image.adjust_saturation`; 3 hue: `tf.image.adjust_hue` (shift in turns).
+  `adjust_clip_contrast` (mean + (x - mean) * contrast with the WHOLE CLIP's
+  per-channel mean); 2 saturation: `tf.image.adjust_saturation`; 3 hue:
+  `tf.image.adjust_hue` (shift in turns). These follow CVRL's reference,
+  tensorflow/models official/projects/video_ssl/ops/video_ssl_preprocess_ops.py
+  `random_color_jitter_3d`, which reshapes the clip into one tall image before
+  SimCLR's per-image jitter: brightness, saturation and hue act per pixel, so
+  only the contrast sees the difference.
   `order` is an int32 [4] permutation of 0..3, applied with `tf.switch_case`
   in 4 unrolled slots, so it may be a tensor drawn at run time.
   """
@@ -271,7 +351,7 @@ def adjust_color(
     raise ValueError(f"order must be an int [4] permutation, got {order.dtype} {order.shape}.")
   ops = [
       lambda x: x * brightness,
-      lambda x: tf.image.adjust_contrast(x, contrast),
+      lambda x: adjust_clip_contrast(x, contrast),
       lambda x: tf.image.adjust_saturation(x, saturation),
       lambda x: tf.image.adjust_hue(x, hue_delta),
   ]
@@ -290,7 +370,7 @@ def color_jitter(
   With probability `prob`, applies `adjust_color(clip,
   **sample_color_jitter_params(params_seed, strength))`, where
   `apply_seed, params_seed = tf.unstack(stateless_split(seed, 2))`:
-  brightness x U[max(0, 1-0.8s), 1+0.8s], contrast (per-frame mean),
+  brightness x U[max(0, 1-0.8s), 1+0.8s], contrast (around the clip's mean),
   saturation, hue shift U[-0.2s, 0.2s], in a random order, clipped after each.
   """
   clip = _check_clip(clip)
@@ -311,40 +391,39 @@ def random_grayscale(clip: tf.Tensor, seed: tf.Tensor, prob: float = 0.2) -> tf.
 
 
 def default_blur_kernel_size(side: int) -> int:
-  """SimCLR/CVRL's blur kernel for a side of `side` pixels: ~10% of it, odd, >= 3.
+  """CVRL's blur kernel for a side of `side` pixels: ~10% of it, odd.
 
-  2 * max(side // 20, 1) + 1 (the same as SimCLR's 2 * ((side // 10) // 2) + 1
-  for sides >= 20): 224 -> 23, 112 -> 11, 32 -> 3.
+  2 * (side // 20) + 1, the size CVRL's reference ends up with
+  (video_ssl_preprocess_ops.py `random_blur` asks for side // 10 taps and
+  `gaussian_blur` makes that odd, radius = half of it): 224 -> 23,
+  112 -> 11, 32 -> 3, and 1 (no blur) below 20 pixels.
   """
-  return 2 * max(side // 20, 1) + 1
+  return 2 * (side // 20) + 1
 
 
-def _reflect_convolution_matrix(size: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+def _zero_padded_convolution_matrix(size: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
   """[size, size] matrix M such that M @ v is `v` convolved with the odd-length
-  `kernel` after reflect padding (edge not repeated, like np.pad 'reflect';
-  pads longer than the signal keep reflecting back and forth)."""
+  `kernel` after zero padding ('SAME' convolution: taps outside the signal
+  read 0)."""
   radius = tf.shape(kernel)[0] // 2
   rows = tf.range(size)
-  sources = rows[:, None] + tf.range(-radius, radius + 1)[None, :]  # [size, K]
-  period = tf.maximum(2 * (size - 1), 1)
-  sources = tf.math.floormod(sources, period)
-  sources = tf.where(sources > size - 1, period - sources, sources)
-  targets = tf.broadcast_to(rows[:, None], tf.shape(sources))
-  indices = tf.reshape(tf.stack([targets, sources], axis=-1), [-1, 2])
-  weights = tf.reshape(tf.broadcast_to(kernel[None, :], tf.shape(sources)), [-1])
-  return tf.scatter_nd(indices, weights, [size, size])  # repeated sources add up
+  taps = rows[None, :] - rows[:, None] + radius  # [size, size]: kernel tap of (out, in)
+  inside = (taps >= 0) & (taps <= 2 * radius)
+  return tf.where(inside, tf.gather(kernel, tf.clip_by_value(taps, 0, 2 * radius)), 0.0)
 
 
 def gaussian_blur(clip: tf.Tensor, sigma: FloatLike, kernel_size: IntLike) -> tf.Tensor:
   """Gaussian blur of every frame with one kernel: [T, H, W, C] float -> same shape.
 
   Separable: a normalised 1-D Gaussian of `kernel_size` taps (odd) and std
-  `sigma` (> 0) is applied along width, then height, with reflect padding of
-  kernel_size // 2 (edge not repeated, like tf.pad's REFLECT). Each pass is
-  one matrix product with a banded [W, W] / [H, H] matrix over all frames and
-  channels at once: on CPU ~10x faster than tf.nn.depthwise_conv2d. Each
-  output is a weighted mean of inputs, so the value range is kept (up to float
-  rounding). Kernels wider than the frame are fine.
+  `sigma` (> 0) is applied along width, then height, with ZERO padding
+  ('SAME'), as CVRL's reference (video_ssl_preprocess_ops.py `gaussian_blur`:
+  two `tf.nn.depthwise_conv2d` with padding='SAME'), so pixels within
+  kernel_size // 2 of the border darken towards 0. Each pass is one matrix
+  product with a banded [W, W] / [H, H] matrix over all frames and channels at
+  once: on CPU ~10x faster than tf.nn.depthwise_conv2d. Outputs stay within
+  [0, max(input)] for inputs >= 0 (up to float rounding). Kernels wider than
+  the frame are fine.
   """
   clip = tf.convert_to_tensor(clip)
   if not clip.dtype.is_floating or clip.shape.rank not in (None, 4):
@@ -364,8 +443,8 @@ def gaussian_blur(clip: tf.Tensor, sigma: FloatLike, kernel_size: IntLike) -> tf
   height, width = tf.unstack(tf.shape(clip)[1:3])
   channels_first = tf.transpose(clip, [0, 3, 1, 2])  # [T, C, H, W]
   blurred = tf.matmul(
-      channels_first, _reflect_convolution_matrix(width, kernel), transpose_b=True)
-  blurred = tf.matmul(_reflect_convolution_matrix(height, kernel), blurred)
+      channels_first, _zero_padded_convolution_matrix(width, kernel), transpose_b=True)
+  blurred = tf.matmul(_zero_padded_convolution_matrix(height, kernel), blurred)
   return tf.ensure_shape(tf.transpose(blurred, [0, 2, 3, 1]), clip.shape)
 
 
@@ -378,7 +457,8 @@ def random_gaussian_blur(
 ) -> tf.Tensor:
   """`gaussian_blur` with sigma ~ U(sigma_range), with probability `prob` per clip.
 
-  kernel_size None -> `default_blur_kernel_size(min(H, W))` (~10% of the side).
+  kernel_size None -> `default_blur_kernel_size(min(H, W))` (~10% of the side;
+  CVRL's reference takes the crop size, its crops being square).
   """
   clip = _check_clip(clip)
   seed = check_seed(seed)
@@ -389,13 +469,12 @@ def random_gaussian_blur(
     if static_hw.is_fully_defined():
       kernel_size = default_blur_kernel_size(min(static_hw))
     else:
-      side = tf.reduce_min(tf.shape(clip)[1:3])
-      kernel_size = 2 * tf.maximum(side // 20, 1) + 1
+      kernel_size = 2 * (tf.reduce_min(tf.shape(clip)[1:3]) // 20) + 1
   elif not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
     raise ValueError(f"kernel_size must be an odd Python int >= 1 or None, got {kernel_size!r}.")
   apply_seed, sigma_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
   sigma = tf.random.stateless_uniform([], sigma_seed, minval=sigma_lo, maxval=sigma_hi)
-  # The clip guards against float rounding just above 1 (rows of weights sum to 1).
+  # The clip guards against float rounding just above 1 (rows of weights sum to <= 1).
   return _with_probability(
       prob, apply_seed,
       lambda x: tf.clip_by_value(gaussian_blur(x, sigma, kernel_size), 0.0, 1.0), clip)
@@ -422,7 +501,7 @@ def split_cvrl_seed(seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
   `decode.decode_frames_and_crop`'s JPEG rim):
     crop_seed, after_seed = split_cvrl_seed(seed)
     height, width = tf.unstack(decode.frame_size(frames))
-    box = sample_random_resized_crop_box(crop_seed, height, width, ...)
+    box = sample_distorted_crop_box(crop_seed, height, width, ...)
     cropped = decode.decode_frames_and_crop(frames, indices, box)
     clip = tf.image.resize(tf.cast(cropped, tf.float32) / 255, [size, size])
     view = cvrl_augment_cropped_clip(clip, after_seed, ...)
@@ -476,13 +555,17 @@ def cvrl_augment_clip(
 ) -> tf.Tensor:
   """One CVRL view: float32 [T, H, W, 3] in [0, 1] -> [T, crop_size, crop_size, 3] in [0, 1].
 
-  Random resized crop -> flip -> colour jitter -> grayscale -> blur ->
-  solarize, every parameter drawn once per clip. CVRL uses blur_prob=1.0,
-  solarize_prob=0.0 for view 1 and blur_prob=0.1, solarize_prob=0.2 for view 2.
+  Random resized crop (box from `sample_distorted_crop_box`) -> flip -> colour
+  jitter -> grayscale -> blur -> solarize, every parameter drawn once per clip:
+  the order of CVRL's reference (video_ssl_input.py `_process_image`). CVRL
+  uses blur_prob=1.0, solarize_prob=0.0 for view 1 and blur_prob=0.1,
+  solarize_prob=0.2 for view 2. Deviation kept: the reference casts the resized
+  crop back to uint8 (truncating) before scaling to [0, 1]; here it stays float.
   """
   clip = _check_clip(clip)
   crop_seed, after_crop_seed = split_cvrl_seed(seed)
-  clip = random_resized_crop(clip, crop_seed, crop_size, area_range, aspect_ratio_range)
+  clip = random_resized_crop(clip, crop_seed, crop_size, area_range, aspect_ratio_range,
+                             sampler="tf_distorted")
   clip = cvrl_augment_cropped_clip(
       clip, after_crop_seed, blur_prob=blur_prob, solarize_prob=solarize_prob,
       color_strength=color_strength, color_prob=color_prob,

@@ -224,16 +224,26 @@ def host_batches(dataset: tf.data.Dataset, start_example: int = 0
                            failed_examples=failed, corrupt_files=corrupt_files)
 
 
+def eval_clip_shape(config: ml_collections.ConfigDict) -> tuple[int, int]:
+  """(clip length, frame stride) of the evaluation's clips: `config.eval.clip_length` /
+  `config.eval.frame_stride` where set (not None), else pretraining's `config.data` ones
+  (CVRL evaluates 32-frame clips of an encoder pretrained on 16)."""
+  eval_config = config.get("eval") or {}
+  clip_length = eval_config.get("clip_length")
+  stride = eval_config.get("frame_stride")
+  return (config.data.clip_length if clip_length is None else clip_length,
+          config.data.frame_stride if stride is None else stride)
+
+
 def make_eval_views_fn(config: ml_collections.ConfigDict):
   """Returns the per-video test-view function shared by every objective.
 
-  Each video gives `num_clips` evenly spaced clips x `num_crops` spatial crops
-  after resizing the short side: uint8 [V, T, S, S, 3] with
-  V = num_clips * num_crops, plus its label, label text and filename (so
-  evaluation outputs can name the videos they come from).
+  Each video gives `num_clips` evenly spaced clips (of `eval_clip_shape`) x
+  `num_crops` spatial crops after resizing the short side: uint8
+  [V, T, S, S, 3] with V = num_clips * num_crops, plus its label, label text
+  and filename (so evaluation outputs can name the videos they come from).
   """
-  clip_length = config.data.clip_length
-  stride = config.data.frame_stride
+  clip_length, stride = eval_clip_shape(config)
   num_clips = config.eval.num_clips
   num_crops = config.eval.num_crops
   crop_size = config.eval.crop_size

@@ -2,7 +2,11 @@
 
 Features of the eval-train and eval-test splits (multi-clip x multi-crop views
 averaged) feed a linear probe, a weighted kNN classifier and nearest-neighbour
-retrieval (test queries the train split). The same is done for a randomly
+retrieval (test queries the train split). The linear probe follows
+`config.eval.linear_probe.protocol`: 'fast' fits it on those features
+(`jvrl.evaluation.linear_probe`), 'cvrl' trains it on augmented clips streamed
+through the frozen encoder and tests it by averaging the views' probabilities
+(`jvrl.evaluation.linear_probe_cvrl`, CVRL's protocol). The same is done for a randomly
 initialised encoder, so the results show what pretraining bought. With
 `config.eval.finetune.steps > 0` both are also fine-tuned end to end and
 tested with multi-clip logit averaging (`jvrl.evaluation.finetune`). Objectives
@@ -34,6 +38,7 @@ from jvrl.evaluation import features as features_lib
 from jvrl.evaluation import finetune
 from jvrl.evaluation import knn
 from jvrl.evaluation import linear_probe
+from jvrl.evaluation import linear_probe_cvrl
 from jvrl.evaluation import objective_evaluations
 from jvrl.evaluation import retrieval
 from jvrl.evaluation import saved_outputs
@@ -52,8 +57,8 @@ def check_eval_config(config: ml_collections.ConfigDict) -> None:
 
   Raises:
     ValueError: one line naming the field (kNN k and temperature, retrieval ks,
-      linear-probe steps / learning rate / weight decay, feature pooling, the
-      opt-ins).
+      the linear probe's protocol and its settings, the evaluation clips'
+      length and stride, feature pooling, the opt-ins).
   """
   eval_config = config.eval
 
@@ -75,16 +80,23 @@ def check_eval_config(config: ml_collections.ConfigDict) -> None:
       isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in ks):
     raise ValueError(f"config.eval.retrieval_ks={ks!r} must be a non-empty tuple of integers "
                      ">= 1, e.g. (1, 5, 10).")
-  steps = get("linear_probe.steps")
-  if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-    raise ValueError(f"config.eval.linear_probe.steps={steps!r} must be an integer >= 1.")
-  rate = get("linear_probe.learning_rate")
-  if not _is_number(rate) or rate <= 0:
-    raise ValueError(f"config.eval.linear_probe.learning_rate={rate!r} must be a number > 0.")
-  decay = get("linear_probe.weight_decay")
-  if decay is not None and (not _is_number(decay) or decay < 0):
-    raise ValueError(f"config.eval.linear_probe.weight_decay={decay!r} must be None (chosen on "
-                     "held-out eval_train videos) or a number >= 0.")
+  linear_probe_cvrl.check_config(config)
+  if linear_probe_cvrl.protocol(config) == "fast":
+    steps = get("linear_probe.steps")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+      raise ValueError(f"config.eval.linear_probe.steps={steps!r} must be an integer >= 1.")
+    rate = get("linear_probe.learning_rate")
+    if not _is_number(rate) or rate <= 0:
+      raise ValueError(f"config.eval.linear_probe.learning_rate={rate!r} must be a number > 0.")
+    decay = get("linear_probe.weight_decay")
+    if decay is not None and (not _is_number(decay) or decay < 0):
+      raise ValueError(f"config.eval.linear_probe.weight_decay={decay!r} must be None (chosen "
+                       "on held-out eval_train videos) or a number >= 0.")
+  for field in ("clip_length", "frame_stride"):
+    value = get(field)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+      raise ValueError(f"config.eval.{field}={value!r} must be None (config.data's) or an "
+                       "integer >= 1.")
   pooling = get("feature_pooling", "avg")
   if pooling not in features_lib.POOLINGS:
     raise ValueError(f"config.eval.feature_pooling={pooling!r} must be one of "
@@ -124,6 +136,7 @@ class FeatureScores:
 def score_features(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
     eval_config: ml_collections.ConfigDict, seed: int = 0, *, warn: bool = True,
+    probe_predictions: np.ndarray | None = None,
 ) -> FeatureScores:
   """Linear probe top-1, kNN top-1 and retrieval recall@k, with the probe's
   predictions and the retrieval's neighbours.
@@ -132,7 +145,9 @@ def score_features(
   videos or no test class in the train split raise `DataCheckError`); recall@k
   is reported only for k below the gallery (train) size. With `warn`, test
   classes absent from the train split, dropped ks and a kNN k that covers the
-  whole gallery are logged as warnings with their counts.
+  whole gallery are logged as warnings with their counts. `probe_predictions`
+  (int [N_test]): the test predictions of a probe trained elsewhere (the 'cvrl'
+  protocol); None fits the 'fast' probe on `train_x`.
   """
   label_warnings = data_checks.check_eval_labels(train_y, test_y)
   gallery = len(train_y)
@@ -154,11 +169,17 @@ def score_features(
   probe_config = eval_config.linear_probe
   test_x = retrieval.check_features(test_x, "test_x")
   test_y = retrieval.check_labels(test_y, "test_y", test_x.shape[0], num_classes)
-  probe = linear_probe.train_linear_probe(
-      train_x, train_y, num_classes, steps=probe_config.steps,
-      learning_rate=probe_config.learning_rate, weight_decay=probe_config.weight_decay,
-      seed=seed)
-  predictions = linear_probe.linear_probe_predict(probe, test_x)
+  if probe_predictions is None:
+    probe = linear_probe.train_linear_probe(
+        train_x, train_y, num_classes, steps=probe_config.steps,
+        learning_rate=probe_config.learning_rate, weight_decay=probe_config.weight_decay,
+        seed=seed)
+    predictions = linear_probe.linear_probe_predict(probe, test_x)
+  else:
+    predictions = np.asarray(probe_predictions)
+    if predictions.shape != test_y.shape:
+      raise ValueError(f"probe_predictions has shape {predictions.shape}, the test labels "
+                       f"{test_y.shape}.")
   results = {
       "linear_probe_top1": float(np.mean(predictions == test_y)),
       "knn_top1": knn.knn_top1(
@@ -227,11 +248,38 @@ def evaluate_encoder(
     log_info("%sfeatures of %s: %d videos x %d dims in %.1f s.", prefix or "pretrained ",
              split, *splits[split].features.shape, time.perf_counter() - start)
   train, test = splits["eval_train"], splits["eval_test"]
+  probe_predictions = None
+  if linear_probe_cvrl.protocol(config) == "cvrl":
+    probe_predictions = cvrl_probe_predictions(config, encoder, variables, mesh, train, test,
+                                               who="random-init" if prefix else "pretrained")
   scores = score_features(train.features, train.labels, test.features, test.labels,
                           config.eval, config.seed,
-                          warn=not prefix)  # the random-init pass would repeat them
+                          warn=not prefix,  # the random-init pass would repeat them
+                          probe_predictions=probe_predictions)
   metrics = {prefix + name: value for name, value in scores.metrics.items()}
   return (metrics, splits, scores) if return_outputs else metrics
+
+
+def cvrl_probe_predictions(config: ml_collections.ConfigDict, encoder: nn.Module,
+                           variables: Mapping, mesh, train: SplitFeatures, test: SplitFeatures,
+                           *, who: str = "pretrained") -> np.ndarray:
+  """The 'cvrl' protocol's test predictions (int [N_test], `test`'s order): its linear
+  layer trained on eval_train's augmented clips, then every test video classified by
+  its views' averaged probabilities (`linear_probe_cvrl`)."""
+  data_checks.check_eval_labels(train.labels, test.labels)  # before hours of training
+  num_classes = int(max(train.labels.max(), test.labels.max())) + 1
+  start = time.perf_counter()
+  probe = linear_probe_cvrl.train_probe(
+      config, encoder, variables, mesh, num_classes=num_classes,
+      num_videos=len(train.labels), feature_dim=train.features.shape[1], who=who)
+  probabilities, labels = linear_probe_cvrl.view_averaged_probabilities(
+      config, encoder, variables, probe, mesh)
+  if not np.array_equal(labels, test.labels):
+    raise RuntimeError("The linear probe's pass over eval_test read the videos in another "
+                       "order than the feature extraction.")
+  log_info("Linear probe ('cvrl' protocol) of the %s encoder: trained and tested in %.1f s.",
+           who, time.perf_counter() - start)
+  return np.argmax(probabilities, axis=-1).astype(np.int32)
 
 
 def feature_outputs(splits: Mapping[str, SplitFeatures],
@@ -256,7 +304,8 @@ def feature_outputs(splits: Mapping[str, SplitFeatures],
 
 def random_init_variables(config: ml_collections.ConfigDict, encoder: nn.Module) -> dict:
   """Freshly initialised encoder variables (seed distinct from training's)."""
-  shape = (1, config.data.clip_length, config.eval.crop_size, config.eval.crop_size, 3)
+  shape = (1, pipeline.eval_clip_shape(config)[0], config.eval.crop_size,
+           config.eval.crop_size, 3)
   init = jax.jit(lambda rng: encoder.init(rng, np.zeros(shape, np.float32), train=False))
   with jax.threefry_partitionable(False):  # much faster to compile on CPU; see trainer.
     return init(jax.random.key(config.seed + 12345))

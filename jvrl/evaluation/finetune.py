@@ -66,6 +66,9 @@ def finetune_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigD
   derived.optimizer = optimizer
   derived.eval.num_clips = finetune.num_clips
   derived.eval.num_crops = finetune.num_crops
+  for field in ("clip_length", "frame_stride"):  # tested on the clips it was trained on
+    if field in derived.eval:
+      derived.eval[field] = None
   if "init_from" in derived:  # fine-tuning starts from the evaluated encoder, never from it
     derived.init_from = ""
   return derived

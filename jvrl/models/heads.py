@@ -20,13 +20,17 @@ class ProjectionMLP(nn.Module):
   Dense(output_dim) -> [B, output_dim] float32. Hidden Dense layers have no
   bias when followed by BN (BN's bias replaces it). Params: `hidden{i}_dense`,
   `hidden{i}_bn` (i from 0) and `output_dense`. BN has no `axis_name`: under a
-  jit over a sharded batch its statistics span the global batch.
+  jit over a sharded batch its statistics span the global batch. BN momentum
+  0.997 and epsilon 1e-5 are CVRL's head (tensorflow/models
+  official/projects/video_ssl/configs/video_ssl.py `VideoSSLModel.hidden_norm_activation`;
+  the backbone's BN keeps 0.9); the momentum only moves the running averages,
+  which the training loss never reads.
   """
   hidden_dim: int = 2048
   num_hidden_layers: int = 3
   output_dim: int = 128
   use_bn: bool = True
-  bn_momentum: float = 0.9
+  bn_momentum: float = 0.997
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
 

@@ -11,7 +11,12 @@ Schedule: linear warmup from 0 to the peak over `warmup_steps`, then
 peak) or 'step' (multiplied by `decay_factor` at each step in
 `decay_boundaries`, e.g. TSP's x0.01 at epochs 4 and 6: PyTorch's
 WarmupMultiStepLR). With `lr_batch_scaling > 0` the peak is
-`learning_rate * global_batch_size / lr_batch_scaling` (SimCLR / CVRL).
+`learning_rate * global_batch_size / lr_batch_scaling` (SimCLR).
+With `decay_from_step_zero=True` the 'cosine' / 'linear' decay instead runs over
+all `total_steps` from step 0 and the warmup ramps from 0 to the decayed value
+at `warmup_steps` (slightly below the peak): TF Model Garden's `LinearWarmup`
+around a `CosineDecay(decay_steps=train_steps)`
+(official/modeling/optimization/lr_schedule.py), CVRL's schedule.
 
 Weight decay touches only conv / dense kernels (leaves named 'kernel'), never
 batch-norm scales and biases nor any bias. How it is applied differs by
@@ -63,6 +68,7 @@ OPTIMIZER_DEFAULTS: Mapping[str, Any] = types.MappingProxyType({
     "lr_batch_scaling": 0,
     "warmup_steps": 0,
     "schedule": "cosine",
+    "decay_from_step_zero": False,
     "end_learning_rate": 0.0,
     "momentum": 0.9,
     "nesterov": False,
@@ -121,6 +127,9 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
   for key in ("momentum", "b1", "b2"):
     if not 0 <= settings[key] < 1:
       raise ValueError(f"config.optimizer.{key} must be in [0, 1), got {settings[key]}.")
+  if not isinstance(settings["decay_from_step_zero"], bool):
+    raise ValueError("config.optimizer.decay_from_step_zero="
+                     f"{settings['decay_from_step_zero']!r} must be True or False.")
   settings["lr_multipliers"] = _check_lr_multipliers(settings["lr_multipliers"])
   boundaries = tuple(settings["decay_boundaries"] or ())
   if any(not isinstance(b, int) or b < 1 for b in boundaries) or list(boundaries) != sorted(
@@ -198,7 +207,9 @@ def make_learning_rate_schedule(
     `schedule(step) -> float32 scalar`, jit-friendly (step may be a traced
     int array). Values lie in [0, peak] (or up to `end_learning_rate` if that is
     larger): 0 at step 0, `peak * step / warmup_steps` during warmup, the peak
-    at `warmup_steps`.
+    at `warmup_steps` (with `decay_from_step_zero`: `decayed(warmup_steps) *
+    step / warmup_steps`, then `decayed(step)`, the decay's progress being
+    step / total_steps).
 
   Raises:
     ValueError: unknown schedule name or key, `total_steps <= 0`,
@@ -214,22 +225,28 @@ def make_learning_rate_schedule(
   peak = _peak_learning_rate(settings, global_batch_size)
   end = float(settings["end_learning_rate"])
   schedule_name = settings["schedule"]
-  decay_steps = max(total_steps - warmup_steps, 1)
+  from_step_zero = settings["decay_from_step_zero"]
+  decay_start = 0 if from_step_zero else warmup_steps
+  decay_steps = max(total_steps - decay_start, 1)
+
+  def decayed(step: jax.Array) -> jax.Array:
+    progress = jnp.clip((step - decay_start) / decay_steps, 0.0, 1.0)
+    if schedule_name == "cosine":
+      return end + (peak - end) * 0.5 * (1.0 + jnp.cos(math.pi * progress))
+    if schedule_name == "linear":
+      return end + (peak - end) * (1.0 - progress)
+    if schedule_name == "step":
+      passed = sum((step >= b).astype(jnp.float32) for b in settings["decay_boundaries"])
+      return peak * jnp.power(float(settings["decay_factor"]), passed)
+    return jnp.full_like(progress, peak)  # 'constant'
+
+  # What the warmup ramps up to: the peak, or (from step zero) the decay's value then.
+  warmup_target = decayed(jnp.float32(warmup_steps)) if from_step_zero else peak
 
   def schedule(step: jax.Array) -> jax.Array:
     step = jnp.asarray(step, jnp.float32)
-    warmup_lr = peak * step / max(warmup_steps, 1)
-    progress = jnp.clip((step - warmup_steps) / decay_steps, 0.0, 1.0)
-    if schedule_name == "cosine":
-      decayed_lr = end + (peak - end) * 0.5 * (1.0 + jnp.cos(math.pi * progress))
-    elif schedule_name == "linear":
-      decayed_lr = end + (peak - end) * (1.0 - progress)
-    elif schedule_name == "step":
-      passed = sum((step >= b).astype(jnp.float32) for b in settings["decay_boundaries"])
-      decayed_lr = peak * jnp.power(float(settings["decay_factor"]), passed)
-    else:  # 'constant'
-      decayed_lr = jnp.full_like(progress, peak)
-    return jnp.where(step < warmup_steps, warmup_lr, decayed_lr)
+    warmup_lr = warmup_target * step / max(warmup_steps, 1)
+    return jnp.where(step < warmup_steps, warmup_lr, decayed(step))
 
   return schedule
 

@@ -37,6 +37,8 @@ def _map_over_seeds(fn, num_seeds: int) -> np.ndarray:
 # Every random op with its randomness switched on, plus both CVRL views.
 RANDOM_OPS = {
     "crop": lambda x, s: augment.random_resized_crop(x, s, CROP),
+    "distorted_crop": lambda x, s: augment.random_resized_crop(
+        x, s, CROP, sampler="tf_distorted"),
     "fixed_size_crop": lambda x, s: augment.random_crop(x, s, CROP),
     "flip": lambda x, s: augment.random_flip_left_right(x, s, prob=0.5),
     "color": lambda x, s: augment.color_jitter(x, s, prob=1.0),
@@ -59,15 +61,42 @@ def test_identical_frames_stay_identical(name):
     np.testing.assert_allclose(out, np.broadcast_to(out[:1], out.shape), atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(RANDOM_OPS))
+# Ops that also read a clip statistic (the colour jitter's contrast takes the
+# clip's mean), so a frame augmented alone differs from the same frame in its clip.
+CLIP_STATISTIC_OPS = ("color", "cvrl_view1", "cvrl_view2")
+
+
+def _equal_mean_frames_clip(num_frames: int = 4) -> np.ndarray:
+  """float32 [T, H, W, 3]: T different spatial shuffles of one frame (equal channel means)."""
+  frame = _clip(1)[0]
+  rng = np.random.default_rng(1)
+  pixels = frame.reshape(-1, 3)
+  return np.stack([pixels[rng.permutation(len(pixels))].reshape(frame.shape)
+                   for _ in range(num_frames)])
+
+
+@pytest.mark.parametrize("name", sorted(set(RANDOM_OPS) - {"cvrl_view1", "cvrl_view2"}))
 def test_each_frame_gets_the_clips_parameters(name):
-  """Augmenting the clip = augmenting each frame alone with the same seed."""
+  """Augmenting the clip = augmenting each frame alone with the same seed (for the
+  colour jitter, on frames whose channel means equal the clip's)."""
   op = RANDOM_OPS[name]
-  clip = _clip()
+  clip = _equal_mean_frames_clip() if name in CLIP_STATISTIC_OPS else _clip()
   for i in range(3):
     whole = op(clip, _seed(i)).numpy()
     for t in range(clip.shape[0]):
       np.testing.assert_allclose(whole[t], op(clip[t:t + 1], _seed(i)).numpy()[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(RANDOM_OPS))
+def test_frame_order_does_not_change_a_frames_augmentation(name):
+  """Reordering the frames reorders the output the same way: no parameter depends on
+  a frame's position in the clip."""
+  op = RANDOM_OPS[name]
+  clip = _clip()
+  order = [2, 0, 3, 1]
+  for i in range(3):
+    np.testing.assert_allclose(op(clip[order], _seed(i)).numpy(),
+                               op(clip, _seed(i)).numpy()[order], atol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(RANDOM_OPS))
@@ -76,7 +105,7 @@ def test_deterministic_in_range_and_seed_dependent(name):
   clip = _clip()
   outputs = [op(clip, _seed(i)).numpy() for i in range(6)]
   np.testing.assert_array_equal(outputs[0], op(clip, _seed(0, tf.int32)).numpy())
-  crops = name in ("crop", "fixed_size_crop", "cvrl_view1", "cvrl_view2")
+  crops = name in ("crop", "distorted_crop", "fixed_size_crop", "cvrl_view1", "cvrl_view2")
   expected_shape = (4, CROP, CROP, 3) if crops else clip.shape
   for out in outputs:
     assert out.shape == expected_shape and out.dtype == np.float32
@@ -109,7 +138,7 @@ def test_fused_decode_and_crop_path_matches_cvrl_augment_clip():
   expected = augment.cvrl_augment_clip(decoded, seed, crop_size=CROP, **options)
   crop_seed, after_seed = augment.split_cvrl_seed(seed)
   height, width = tf.unstack(decode.frame_size(frames))
-  box = augment.sample_random_resized_crop_box(crop_seed, height, width)
+  box = augment.sample_distorted_crop_box(crop_seed, height, width)
   cropped = decode.decode_frames_and_crop(frames, indices, box)
   clip = tf.image.resize(tf.cast(cropped, tf.float32) / 255.0, [CROP, CROP])
   fused = augment.cvrl_augment_cropped_clip(clip, after_seed, **options)
@@ -132,6 +161,61 @@ def test_crop_box_within_ranges():
   assert aspect.min() >= 0.5 - 0.08 and aspect.max() <= 2.0 + 0.15
   assert area.max() - area.min() > 0.5 and aspect.min() < 0.7 and aspect.max() > 1.5
   assert y.min() == 0 and x.min() == 0 and (y + h).max() == height and (x + w).max() == width
+
+
+def _box_statistics(boxes: np.ndarray, height: int, width: int) -> dict[str, np.ndarray]:
+  """Mean and 10/50/90% quantiles of a box sample's area fraction, aspect w/h and
+  height / width fractions."""
+  _, _, h, w = boxes.T.astype(np.float64)
+  values = {"area": h * w / (height * width), "aspect": w / h, "h": h / height, "w": w / width}
+  return {name: np.array([v.mean(), *np.quantile(v, [0.1, 0.5, 0.9])])
+          for name, v in values.items()}
+
+
+def test_distorted_crop_box_follows_tf_sample_distorted_bounding_box():
+  """CVRL's boxes have the distribution of the op its reference calls
+  (preprocess_ops_3d.py `random_crop_resize`: whole-frame object box,
+  min_object_covered 0.1, 100 attempts, whole frame as fallback), compared with
+  that op itself over many draws; the torchvision-style sampler does not."""
+  height, width, count = 48, 64, 4000
+  ours = _map_over_seeds(
+      lambda seed: augment.sample_distorted_crop_box(seed, height, width), count)
+  torchvision = _map_over_seeds(
+      lambda seed: augment.sample_random_resized_crop_box(seed, height, width), count)
+  tf.random.set_seed(0)
+
+  def reference_box(_):
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        [height, width, 3], bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+        min_object_covered=0.1, aspect_ratio_range=(0.5, 2.0), area_range=(0.3, 1.0),
+        max_attempts=100, use_image_if_no_bounding_boxes=True)
+    return tf.stack([begin[0], begin[1], size[0], size[1]])
+
+  reference = next(iter(tf.data.Dataset.range(count).map(reference_box).batch(count))).numpy()
+  tolerance = {"area": 0.025, "aspect": 0.05, "h": 0.025, "w": 0.025}
+  expected = _box_statistics(reference, height, width)
+  for sample, should_match in ((ours, True), (torchvision, False)):
+    stats = _box_statistics(sample, height, width)
+    close = [np.all(np.abs(stats[k] - expected[k]) <= tolerance[k]) for k in tolerance]
+    assert all(close) == should_match, (stats, expected)
+  y, x, h, w = ours.T
+  assert np.all((y >= 0) & (x >= 0) & (y + h <= height) & (x + w <= width))
+  # The op's offsets are uniform over [0, H - h): a smaller crop never touches the
+  # bottom or right edge (torchvision's offsets reach it).
+  assert np.all((y + h < height) | (h == height)) and np.all((x + w < width) | (w == width))
+  ty, tx, th, tw = torchvision.T
+  assert np.any((ty + th == height) & (th < height))
+  np.testing.assert_array_equal(ours[:5], _map_over_seeds(
+      lambda seed: augment.sample_distorted_crop_box(seed, height, width), 5))
+
+
+def test_distorted_crop_box_falls_back_to_the_whole_frame():
+  # No crop of >= 90% of the area with aspect in [1, 1.2] fits a 10 x 100 frame.
+  for i in range(5):
+    box = augment.sample_distorted_crop_box(
+        _seed(i), 10, 100, area_range=(0.9, 1.0), aspect_ratio_range=(1.0, 1.2))
+    np.testing.assert_array_equal(box, [0, 0, 10, 100])
+  np.testing.assert_array_equal(augment.sample_distorted_crop_box(_seed(0), 1, 1), [0, 0, 1, 1])
 
 
 @pytest.mark.parametrize("height,width,expected", [
@@ -206,11 +290,19 @@ def _rgb_hsv_reference(clip: np.ndarray, saturation: float, hue_delta: float) ->
   return out
 
 
+def _clip_contrast_reference(clip: np.ndarray, factor: float) -> np.ndarray:
+  """CVRL's contrast (video_ssl_preprocess_ops.py `random_color_jitter_3d`): the clip
+  reshaped to one [T*H, W, C] image, then tf.image.adjust_contrast's
+  (x - mean) * factor + mean with each channel's mean over that whole image."""
+  image = clip.reshape(-1, clip.shape[2], clip.shape[3]).astype(np.float64)
+  mean = image.mean(axis=(0, 1), keepdims=True)
+  return ((image - mean) * factor + mean).reshape(clip.shape)
+
+
 def _adjust_color_reference(clip, brightness, contrast, saturation, hue_delta, order):
   ops = [
       lambda x: x * brightness,
-      lambda x: (x - x.mean(axis=(1, 2), keepdims=True)) * contrast
-      + x.mean(axis=(1, 2), keepdims=True),
+      lambda x: _clip_contrast_reference(x, contrast),
       lambda x: _rgb_hsv_reference(x, saturation, 0.0),
       lambda x: _rgb_hsv_reference(x, 1.0, hue_delta),
   ]
@@ -225,6 +317,24 @@ def test_adjust_color_matches_numpy(order):
   params = dict(brightness=1.3, contrast=0.6, saturation=1.5, hue_delta=0.15)
   out = augment.adjust_color(clip, order=tf.constant(order), **params)
   np.testing.assert_allclose(out, _adjust_color_reference(clip, order=order, **params), atol=1e-4)
+
+
+def test_contrast_uses_the_clips_mean_not_each_frames():
+  clip = _clip(3, 5, 6)
+  clip[1] = 0.2 + 0.5 * clip[1]  # frames with different means
+  clip[2] = 0.5 * clip[2]
+  for factor in (0.3, 1.7):
+    out = augment.adjust_clip_contrast(clip, factor).numpy()
+    np.testing.assert_allclose(out, _clip_contrast_reference(clip, factor), atol=1e-6)
+    # The op CVRL's reference calls, on the clip as one tall image:
+    image = tf.image.adjust_contrast(tf.reshape(clip, [-1, 6, 3]), factor)
+    np.testing.assert_allclose(out, tf.reshape(image, clip.shape), atol=1e-6)
+    per_frame = tf.image.adjust_contrast(clip, factor).numpy()  # each frame's own mean
+    assert np.abs(out - per_frame).max() > 0.05
+  order = tf.constant([1, 0, 2, 3])  # contrast alone decides here (other factors neutral)
+  jittered = augment.adjust_color(clip, 1.0, 0.3, 1.0, 0.0, order)
+  np.testing.assert_allclose(jittered, np.clip(_clip_contrast_reference(clip, 0.3), 0, 1),
+                             atol=1e-5)
 
 
 def test_color_order_matters():
@@ -276,13 +386,17 @@ def test_random_grayscale():
 
 # ---- blur, solarize ------------------------------------------------------------------
 
+def _gaussian_taps(sigma: float, kernel_size: int) -> np.ndarray:
+  offsets = np.arange(kernel_size) - kernel_size // 2
+  taps = np.exp(-offsets**2 / (2 * sigma**2))
+  return taps / taps.sum()
+
+
 def _blur_reference(clip: np.ndarray, sigma: float, kernel_size: int) -> np.ndarray:
-  """Slow 2-D Gaussian blur with explicit loops and reflect padding."""
+  """Slow 2-D Gaussian blur with explicit loops and zero padding (CVRL's 'SAME')."""
   radius = kernel_size // 2
-  taps = np.arange(-radius, radius + 1)
-  kernel = np.exp(-taps**2 / (2 * sigma**2))
-  kernel /= kernel.sum()
-  padded = np.pad(clip, ((0, 0), (radius, radius), (radius, radius), (0, 0)), mode="reflect")
+  kernel = _gaussian_taps(sigma, kernel_size)
+  padded = np.pad(clip, ((0, 0), (radius, radius), (radius, radius), (0, 0)))
   out = np.zeros_like(clip, dtype=np.float64)
   num_frames, height, width, channels = clip.shape
   for t, i, j, c in np.ndindex(num_frames, height, width, channels):
@@ -293,17 +407,35 @@ def _blur_reference(clip: np.ndarray, sigma: float, kernel_size: int) -> np.ndar
 
 @pytest.mark.parametrize("sigma,kernel_size,height,width", [
     (1.3, 5, 7, 9), (0.4, 3, 7, 9), (2.0, 7, 7, 9),
-    (2.0, 11, 3, 4),  # kernel wider than the frame: padding reflects repeatedly
+    (2.0, 11, 3, 4),  # kernel wider than the frame
     (1.0, 5, 1, 6),   # a single row
+    (1.0, 1, 4, 5),   # one tap: no blur
 ])
 def test_gaussian_blur_matches_numpy(sigma, kernel_size, height, width):
   clip = _clip(2, height, width)
   out = augment.gaussian_blur(clip, sigma, kernel_size)
   np.testing.assert_allclose(out, _blur_reference(clip, sigma, kernel_size), atol=1e-5)
+  # CVRL's reference: two depthwise convolutions with padding 'SAME' (zeros).
+  taps = _gaussian_taps(sigma, kernel_size)
+  reference = tf.nn.depthwise_conv2d(
+      clip, np.tile(taps.reshape(1, -1, 1, 1), [1, 1, 3, 1]).astype(np.float32),
+      [1, 1, 1, 1], "SAME")
+  reference = tf.nn.depthwise_conv2d(
+      reference, np.tile(taps.reshape(-1, 1, 1, 1), [1, 1, 3, 1]).astype(np.float32),
+      [1, 1, 1, 1], "SAME")
+  np.testing.assert_allclose(out, reference, atol=1e-5)
+
+
+def test_blur_darkens_the_border():
+  """Zero padding: a constant frame keeps its value inside and darkens within the
+  kernel's radius of the border (reflect padding kept it constant)."""
+  constant = augment.gaussian_blur(np.full((1, 9, 9, 3), 0.3, np.float32), 1.5, 5).numpy()
+  np.testing.assert_allclose(constant[:, 2:-2, 2:-2], 0.3, atol=1e-6)
+  assert constant[0, 0, 0, 0] < 0.2 and constant[0, 0, 4, 0] < 0.3
 
 
 def test_random_gaussian_blur_sigma_and_kernel():
-  assert [augment.default_blur_kernel_size(s) for s in (224, 112, 32, 20, 8)] == [23, 11, 3, 3, 3]
+  assert [augment.default_blur_kernel_size(s) for s in (224, 112, 32, 20, 8)] == [23, 11, 3, 3, 1]
   clip = _clip(2, 45, 41)  # default kernel for side 41: 5
   out = augment.random_gaussian_blur(clip, _seed(0), prob=1.0, sigma_range=(1.5, 1.5))
   np.testing.assert_allclose(out, augment.gaussian_blur(clip, 1.5, 5), atol=1e-6)
@@ -312,8 +444,8 @@ def test_random_gaussian_blur_sigma_and_kernel():
       input_signature=[tf.TensorSpec([2, None, None, 3])])
   np.testing.assert_allclose(dynamic(clip), out, atol=1e-6)
   np.testing.assert_array_equal(augment.random_gaussian_blur(clip, _seed(0), prob=0.0), clip)
-  constant = augment.random_gaussian_blur(np.full((1, 9, 9, 3), 0.3, np.float32), _seed(1), 1.0)
-  np.testing.assert_allclose(constant, 0.3, atol=1e-6)
+  small = _clip(1, 9, 9)  # default kernel for sides below 20: one tap, no blur
+  np.testing.assert_allclose(augment.random_gaussian_blur(small, _seed(1), 1.0), small, atol=1e-6)
 
 
 def test_random_solarize_matches_numpy():

@@ -48,3 +48,9 @@ def test_model_embeds_both_views_and_loss_is_finite(tiny_cvrl_config):
   assert outputs["embeddings_1"].shape == (4, config.cvrl.projection_dim)
   loss, metrics = objective.loss_fn(outputs, batch)
   assert jnp.isfinite(loss) and set(metrics) == {"contrastive_accuracy", "contrastive_entropy"}
+
+
+def test_projection_head_batch_norm_is_cvrls(tiny_cvrl_config):
+  """Head BN momentum 0.997, epsilon 1e-5 (video_ssl.py hidden_norm_activation)."""
+  projection = build_objective(tiny_cvrl_config).model.projection
+  assert (projection.bn_momentum, projection.bn_epsilon) == (0.997, 1e-5)

@@ -55,6 +55,26 @@ def test_schedule_matches_closed_form(kind):
   np.testing.assert_allclose(float(schedule(550)), got[6], rtol=1e-6)
 
 
+def _model_garden_lr(step, peak, warmup, total):
+  """TF Model Garden's LinearWarmup(CosineDecay(peak, decay_steps=total), warmup, 0)."""
+  cosine = lambda s: peak * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+  return cosine(warmup) * step / warmup if step < warmup else cosine(step)
+
+
+def test_decay_from_step_zero_is_model_gardens_warmup_around_a_cosine():
+  config = _opt_config(decay_from_step_zero=True, lr_batch_scaling=0, warmup_steps=100)
+  schedule = optimizers.make_learning_rate_schedule(config, total_steps=1000,
+                                                    global_batch_size=512)
+  steps = np.array([0, 1, 50, 99, 100, 101, 550, 999, 1000, 5000])
+  got = np.asarray(jax.jit(schedule)(steps))
+  np.testing.assert_allclose(got, [_model_garden_lr(s, 0.32, 100, 1000) for s in steps],
+                             rtol=1e-5, atol=1e-8)
+  assert got[4] < 0.32 * 0.98  # the warmup ends on the cosine, below the peak
+  default = optimizers.make_learning_rate_schedule(
+      _opt_config(lr_batch_scaling=0, warmup_steps=100), 1000, 512)
+  assert abs(float(default(550)) - got[6]) > 1e-3  # the default decays after the warmup
+
+
 def test_cosine_midpoint_is_half_way():
   config = _opt_config(warmup_steps=0, learning_rate=1.0, lr_batch_scaling=0,
                        end_learning_rate=0.2)
@@ -209,6 +229,7 @@ def test_plain_dict_config_and_defaults():
     (dict(learning_rate=-1.0), "learning_rate"),
     (dict(warmup_steps=2000), "warmup_steps"),
     (dict(momentum=1.5), "momentum"),
+    (dict(decay_from_step_zero=1), "decay_from_step_zero"),
 ])
 def test_bad_config_raises(overrides, message):
   config = _opt_config(**overrides)
