@@ -82,6 +82,9 @@ def get_config() -> ml_collections.ConfigDict:
   # ---- Objective (REFERENCE §2) ------------------------------------------------
   config.vatt = ml_collections.ConfigDict()
   config.vatt.temperature = 0.07
+  # 'asymmetric': VATT's AsymmetricNCE (both directions in one softmax, its
+  # pretraining default); 'symmetric': jvrl's earlier NCE + MIL-NCE.
+  config.vatt.loss_form = "asymmetric"
   config.vatt.va_weight = 0.5        # total = (L_va + L_vt) / 2
   config.vatt.vt_weight = 0.5
   config.vatt.num_captions = 3       # MIL-NCE candidates per clip (the video's captions)

@@ -7,10 +7,11 @@ three towers (`jvrl.models.vatt`; one shared transformer with
 `config.model_name='vatt_mat'`) map them into the fine-and-coarse common
 space, and the loss is
 
-  w_va * NCE(video, audio) + w_vt * MIL-NCE(video, captions)
+  w_va * L(video, audio) + w_vt * L(video, captions)
 
 over the global batch (`jvrl.losses.multimodal`; VATT: w_va = w_vt = 1/2,
-temperature 0.07). Clips whose video has no audio or no caption are masked in
+temperature 0.07), L being VATT's asymmetric NCE / MIL-NCE by default
+(`config.vatt.loss_form`). Clips whose video has no audio or no caption are masked in
 the corresponding loss, not dropped.
 
 The video tower is the encoder that the shared evaluation probes and exports;
@@ -165,16 +166,40 @@ def build_vatt_model(config: ml_collections.ConfigDict, vocab_size: int) -> vatt
       va_dim=config.vatt.va_dim, vt_dim=config.vatt.vt_dim, dtype=dtype)
 
 
+def loss_form(config: ml_collections.ConfigDict) -> str:
+  """`config.vatt.loss_form` ('asymmetric' when absent: VATT's default)."""
+  form = config.vatt.get("loss_form", "asymmetric")
+  if form not in multimodal.LOSS_FORMS:
+    raise ValueError(f"config.vatt.loss_form={form!r} must be one of {multimodal.LOSS_FORMS} "
+                     "('asymmetric': VATT's AsymmetricNCE, both directions in one softmax; "
+                     "'symmetric': jvrl's earlier NCE + MIL-NCE).")
+  return form
+
+
 def make_vatt_loss(config: ml_collections.ConfigDict) -> base.LossFn:
-  """w_va * NCE(video, audio) + w_vt * MIL-NCE(video, captions), with masks."""
+  """w_va * L(video, audio) + w_vt * L(video, captions), with masks.
+
+  L is `multimodal.asymmetric_nce_loss` for `config.vatt.loss_form=
+  'asymmetric'` (VATT's `AsymmetricNCE`, its pretraining default), or the
+  symmetric NCE (video-audio) and MIL-NCE (video-text) of jvrl's earlier
+  versions for 'symmetric'.
+  """
   temperature = config.vatt.temperature
   va_weight, vt_weight = config.vatt.va_weight, config.vatt.vt_weight
+  asymmetric = loss_form(config) == "asymmetric"
 
   def loss_fn(outputs, batch):
-    loss_va, va = multimodal.nce_loss(outputs["video_va"], outputs["audio_va"], temperature,
-                                      mask=batch["audio_mask"])
-    loss_vt, vt = multimodal.mil_nce_loss(outputs["video_vt"], outputs["text_vt"],
-                                          temperature, caption_mask=batch["caption_mask"])
+    if asymmetric:
+      loss_va, va = multimodal.asymmetric_nce_loss(
+          outputs["video_va"], outputs["audio_va"], temperature, present=batch["audio_mask"])
+      loss_vt, vt = multimodal.asymmetric_nce_loss(
+          outputs["video_vt"], outputs["text_vt"], temperature,
+          candidate_mask=batch["caption_mask"])
+    else:
+      loss_va, va = multimodal.nce_loss(outputs["video_va"], outputs["audio_va"], temperature,
+                                        mask=batch["audio_mask"])
+      loss_vt, vt = multimodal.mil_nce_loss(outputs["video_vt"], outputs["text_vt"],
+                                            temperature, caption_mask=batch["caption_mask"])
     metrics = {"loss_va": loss_va, "loss_vt": loss_vt, "va_accuracy": va["accuracy"],
                "vt_accuracy": vt["accuracy"], "audio_present": va["valid_fraction"],
                "text_present": vt["valid_fraction"]}
@@ -198,6 +223,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   if config.model_name not in VATT_MODELS:
     raise ValueError(f"objective 'vatt' needs config.model_name in {VATT_MODELS}, got "
                      f"{config.model_name!r}.")
+  loss_form(config)
   media_rates(config)
 
 

@@ -16,6 +16,7 @@ from jvrl.data import pipeline
 from jvrl.data import records
 from jvrl.data import sources
 from jvrl.data.tf_setup import tf
+from jvrl.losses import multimodal as multimodal_losses
 from jvrl.objectives import build_objective
 from jvrl.objectives import vatt as vatt_objective
 from jvrl.tools import model_summary
@@ -91,6 +92,28 @@ def test_model_outputs_and_loss(tiny_vatt_config):
   np.testing.assert_allclose(
       float(loss), 0.5 * float(metrics["loss_va"]) + 0.5 * float(metrics["loss_vt"]),
       rtol=1e-6)
+  # VATT's default: the asymmetric NCE / MIL-NCE (both directions in one softmax).
+  expected = {"asymmetric": (
+      multimodal_losses.asymmetric_nce_loss(outputs["video_va"], outputs["audio_va"], 0.07,
+                                     present=batch["audio_mask"])[0],
+      multimodal_losses.asymmetric_nce_loss(outputs["video_vt"], outputs["text_vt"], 0.07,
+                                     candidate_mask=batch["caption_mask"])[0]),
+      "symmetric": (
+      multimodal_losses.nce_loss(outputs["video_va"], outputs["audio_va"], 0.07,
+                          batch["audio_mask"])[0],
+      multimodal_losses.mil_nce_loss(outputs["video_vt"], outputs["text_vt"], 0.07,
+                              batch["caption_mask"])[0])}
+  for form, (va, vt) in expected.items():
+    config.vatt.loss_form = form
+    _, form_metrics = vatt_objective.make_vatt_loss(config)(outputs, batch)
+    np.testing.assert_allclose([float(form_metrics["loss_va"]), float(form_metrics["loss_vt"])],
+                               [float(va), float(vt)], rtol=1e-6, err_msg=form)
+  np.testing.assert_allclose(float(metrics["loss_va"]), float(expected["asymmetric"][0]),
+                             rtol=1e-6)
+  config.vatt.loss_form = "symetric"
+  with pytest.raises(ValueError, match="loss_form"):
+    vatt_objective.check_config(config)
+  config.vatt.loss_form = "asymmetric"
   # A clip without audio is masked out of the video-audio loss, not dropped.
   no_audio = dict(batch, audio_mask=np.array([False, True, True, True]))
   _, masked = objective.loss_fn(outputs, no_audio)
