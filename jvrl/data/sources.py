@@ -342,6 +342,8 @@ def _tfds_to_contract(features: Mapping[str, tf.Tensor],
       "label": label,
       "label_text": label_text,
       "captions": captions,
+      "caption_start_us": tf.fill(tf.shape(captions), tf.constant(-1, tf.int64)),
+      "caption_end_us": tf.fill(tf.shape(captions), tf.constant(-1, tf.int64)),
       "waveform": waveform,
       "filename": filename,
       "fps": tf.constant(0.0, tf.float32),
@@ -390,8 +392,9 @@ def make_example_dataset(data_config: Any, split: str, *, shuffle_files: bool, s
   Returns:
     A tf.data.Dataset of dicts: 'frames' (tf.string [L] JPEG bytes, or tf.uint8
     [L, H, W, 3] for TFDS), 'num_frames', 'label', 'label_text', 'captions',
-    'waveform', 'filename', 'fps', 'segment_*' (see
-    `records.parse_sequence_example`; TFDS videos have no segments and fps 0).
+    'waveform', 'filename', 'fps', 'segment_*', 'caption_start_us',
+    'caption_end_us' (see `records.parse_sequence_example`; TFDS videos have no
+    segments, no caption times and fps 0).
   """
   _check_split(split)
   if not 0 <= process_index < process_count:
