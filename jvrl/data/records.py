@@ -14,8 +14,9 @@ One `tf.train.SequenceExample` per video:
     'clip/label/index'         int64 class index (first value used).
     'clip/label/text'          bytes, class name.
     'caption/string'           bytes_list, one or more captions.
-    'caption/start/timestamp'  int64 lists, microseconds: each caption's time
-    'caption/end/timestamp'    span in the video (e.g. HowTo100M's ASR
+    'caption/start/timestamp'  int64 lists, microseconds from the record's
+    'caption/end/timestamp'    first frame (frame i is at i / fps): each
+                               caption's time span (e.g. HowTo100M's ASR
                                sentences), one entry per caption, in caption
                                order (optional: captions without times are
                                the video's captions as a whole).

@@ -1,8 +1,10 @@
 """VATT: video, audio and text transformers trained with multimodal contrastive losses.
 
 REFERENCE §2. Each training example is one clip of a video, the audio window
-covering the same time span (`jvrl.data.vatt_sampling`) and up to K of the
-video's captions, tokenised by the word-level tokenizer (`jvrl.text`). The
+covering the same time span (`jvrl.data.vatt_sampling`) and a bag of up to K
+candidate captions (timed captions: the sentence at the clip and its temporal
+neighbours; untimed: up to K of the video's captions), tokenised by the
+word-level tokenizer (`jvrl.text`). The
 three towers (`jvrl.models.vatt`; one shared transformer with
 `config.model_name='vatt_mat'`) map them into the fine-and-coarse common
 space, and the loss is
@@ -127,8 +129,9 @@ def make_vatt_preprocess(config: ml_collections.ConfigDict,
     clip = augment.random_flip_left_right(clip, flip_seed, aug.flip_prob)
     audio, audio_present = vatt_sampling.aligned_audio_window(
         example["waveform"], start, num_samples, fps, sample_rate)
-    captions, caption_mask = vatt_sampling.select_captions(
-        example["captions"], num_captions, caption_seed)
+    captions, caption_mask = vatt_sampling.select_clip_captions(
+        example["captions"], example["caption_start_us"], example["caption_end_us"], start,
+        clip_length * stride, fps, num_captions, caption_seed)
     return {
         "video": tf.cast(tf.round(clip * 255.0), tf.uint8),
         "audio": audio,

@@ -60,6 +60,36 @@ def test_preprocess_gives_clip_aligned_audio_and_tokenised_captions(tiny_vatt_co
     assert len(matches) == 1
 
 
+def test_timed_captions_give_each_clip_its_sentence_and_neighbours(tiny_vatt_config):
+  """A record with timed sentences (HowTo100M-like): the bag of a clip is the sentence
+  overlapping it most and its neighbours, not a random subset of the video's sentences."""
+  config = tiny_vatt_config
+  num_frames, rate, fps = 40, 8000, 10.0
+  samples = num_frames * rate // 10
+  sentences = [f"word{i}" for i in range(8)]  # sentence i spans [0.5 i, 0.5 i + 0.5) s
+  record = records.make_sequence_example(
+      jpeg_frames=records.encode_jpeg_frames(np.zeros((num_frames, 16, 16, 3), np.uint8)),
+      waveform=np.arange(samples, dtype=np.float32) / samples, captions=sentences,
+      caption_start_us=[500_000 * i for i in range(8)],
+      caption_end_us=[500_000 * (i + 1) for i in range(8)])
+  example = records.parse_sequence_example(tf.constant(record.SerializeToString()))
+  tokenizer = vatt_objective.tokenizer_lib.WordTokenizer(["[PAD]", "[UNK]", *sentences], 4)
+  preprocess = vatt_objective.make_vatt_preprocess(config, tokenizer)
+  k = config.vatt.num_captions
+  span = config.data.clip_length * config.data.frame_stride / fps
+  starts_seen = set()
+  for seed in range(12):
+    out = preprocess(example, tf.constant([seed, 7], tf.int64))
+    start = round(float(out["audio"][0]) * samples) / (rate / fps) / fps  # seconds
+    starts_seen.add(start)
+    overlaps = [min(0.5 * i + 0.5, start + span) - max(0.5 * i, start) for i in range(8)]
+    ids = out["text_ids"].numpy()[:, 0] - 2  # one word per sentence: word i has id i + 2
+    assert out["caption_mask"].numpy().all()
+    assert int(np.argmax(overlaps)) in ids, (start, ids)
+    np.testing.assert_array_equal(ids, np.arange(ids[0], ids[0] + k))  # consecutive
+  assert len(starts_seen) > 3
+
+
 def _abstract_outputs(objective, batch):
   """Shapes of the model's variables and training outputs (traced, not compiled)."""
   def init_and_apply(b):
