@@ -90,6 +90,35 @@ def test_timed_captions_give_each_clip_its_sentence_and_neighbours(tiny_vatt_con
   assert len(starts_seen) > 3
 
 
+def test_mixture_with_a_source_without_text_masks_its_captions(tiny_vatt_config, tmp_path):
+  """VATT's HowTo100M + AudioSet: the AudioSet-like records (no captions) are mixed in
+  by weight and their text is masked, their audio kept."""
+  from jvrl import config_validation  # pylint: disable=g-import-not-at-top
+  config = tiny_vatt_config
+  samples = 16 * 8000 // 10
+  audioset = [records.make_sequence_example(
+      jpeg_frames=records.encode_jpeg_frames(np.zeros((16, 32, 32, 3), np.uint8)),
+      waveform=np.full(samples, 0.5, np.float32), label=i) for i in range(4)]
+  records.write_sharded_records(audioset, str(tmp_path), 1, "train")
+  config.data.mixture = dict(
+      synthetic=dict(weight=1.0),
+      audioset=dict(weight=1.0, source="records",
+                    train_files=records.shard_glob(str(tmp_path), "train")))
+  config_validation.validate_config(config, "train")
+  objective = build_objective(config)
+  dataset = pipeline.make_train_dataset(config, objective.preprocess_train, 16)
+  batch = next(dataset.as_numpy_iterator())
+  from_audioset = batch["video"].reshape(16, -1).max(axis=1) < 8  # all-black frames
+  assert 0 < from_audioset.sum() < 16
+  assert not batch["caption_mask"][from_audioset].any()
+  assert batch["caption_mask"][~from_audioset].any(axis=1).all()
+  assert batch["audio_mask"].all()
+  config.data.mixture.audioset.train_files = ""
+  with pytest.raises(config_validation.ConfigError,
+                     match="config.data.mixture.audioset.train_files"):
+    config_validation.validate_config(config, "train")
+
+
 def _abstract_outputs(objective, batch):
   """Shapes of the model's variables and training outputs (traced, not compiled)."""
   def init_and_apply(b):
