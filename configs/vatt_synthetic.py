@@ -101,7 +101,11 @@ def get_config() -> ml_collections.ConfigDict:
       vocab_file="",                 # '' = built from the synthetic train captions, cached
       vocab_min_count=1, vocab_max_size=0,
       max_length=16,                 # tokens per caption (VATT: 16)
-      word_dim=64,                   # (VATT: 300-d word2vec)
+      # The synthetic captions' words have no word2vec vectors to speak of:
+      # a learned 64-d table (VATT: 'frozen_word2vec', 300-d, word2vec_file).
+      word_embeddings="learned",
+      word2vec_file="",
+      word_dim=64,
   )
 
   # ---- Training ---------------------------------------------------------------

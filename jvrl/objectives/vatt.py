@@ -28,10 +28,13 @@ heads, audio / text towers and the text settings; `config.data.video_fps` and
 (records do not pass their rates through the parser; for the synthetic source
 they must equal its `fps` and `sample_rate`).
 """
-from typing import Any, Mapping
+import functools
+from typing import Any, Mapping, Optional
 
+from absl import logging
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from jvrl import models
 from jvrl.data import augment
@@ -47,8 +50,11 @@ from jvrl.models.vatt import vatt
 from jvrl.objectives import base
 from jvrl.text import tokenizer as tokenizer_lib
 from jvrl.text import vocab as vocab_lib
+from jvrl.text import word_vectors as word_vectors_lib
 
 VATT_MODELS = ("vatt_video", "vatt_mat")
+# config.vatt.text.word_embeddings: a learned table, or VATT's frozen word2vec vectors.
+WORD_EMBEDDINGS = ("learned", "frozen_word2vec")
 
 
 def media_rates(config: ml_collections.ConfigDict) -> tuple[float, int]:
@@ -142,8 +148,60 @@ def make_vatt_preprocess(config: ml_collections.ConfigDict,
   return preprocess
 
 
-def build_vatt_model(config: ml_collections.ConfigDict, vocab_size: int) -> vatt.VattModel:
-  """The three towers (or the shared one) and the heads, from the config."""
+def word_embeddings_mode(config: ml_collections.ConfigDict) -> str:
+  """`config.vatt.text.word_embeddings` ('learned' when absent), checked with its file."""
+  text = config.vatt.text
+  mode = text.get("word_embeddings", "learned")
+  if mode not in WORD_EMBEDDINGS:
+    raise ValueError(f"config.vatt.text.word_embeddings={mode!r} must be one of "
+                     f"{WORD_EMBEDDINGS}.")
+  path = text.get("word2vec_file", "")
+  if mode == "frozen_word2vec" and not path:
+    raise ValueError("config.vatt.text.word_embeddings='frozen_word2vec' needs "
+                     "config.vatt.text.word2vec_file (word2vec .bin / .txt, a .npz of 'words' "
+                     "and 'vectors', or a .npy aligned with the vocabulary file), e.g. "
+                     "GoogleNews-vectors-negative300.bin; or set word_embeddings='learned'.")
+  if mode == "frozen_word2vec" and not tf.io.gfile.exists(path):
+    raise ValueError(f"config.vatt.text.word2vec_file={path!r} does not exist.")
+  if mode == "learned" and path:
+    raise ValueError(f"config.vatt.text.word2vec_file={path!r} is set but "
+                     "config.vatt.text.word_embeddings='learned' would ignore it: set "
+                     "word_embeddings='frozen_word2vec'.")
+  return mode
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_word_vectors(path: str, vocab: tuple[str, ...],
+                         dim: int) -> word_vectors_lib.WordVectors:
+  vectors = word_vectors_lib.load_word_vectors(path, vocab, dim)
+  logging.info("Frozen word vectors from %s: %d of the %d vocabulary words have one (the "
+               "others, [PAD] and [UNK] are zero vectors).", path, vectors.found,
+               len(vocab) - 2)
+  return vectors
+
+
+def load_word_vectors(config: ml_collections.ConfigDict,
+                      tokenizer: tokenizer_lib.WordTokenizer) -> Optional[np.ndarray]:
+  """The frozen word-vector table [vocab, word_dim] of the config, or None (learned)."""
+  if word_embeddings_mode(config) != "frozen_word2vec":
+    return None
+  return _cached_word_vectors(config.vatt.text.word2vec_file, tuple(tokenizer.vocab),
+                              int(config.vatt.text.word_dim)).table
+
+
+def make_model(config: ml_collections.ConfigDict,
+               tokenizer: tokenizer_lib.WordTokenizer) -> vatt.VattModel:
+  """`build_vatt_model` for `tokenizer`'s vocabulary, with its frozen word vectors if any."""
+  return build_vatt_model(config, tokenizer.vocab_size, load_word_vectors(config, tokenizer))
+
+
+def build_vatt_model(config: ml_collections.ConfigDict, vocab_size: int,
+                     word_vectors: Optional[np.ndarray] = None) -> vatt.VattModel:
+  """The three towers (or the shared one) and the heads, from the config.
+
+  `word_vectors`: the frozen table [vocab_size, word_dim] that
+  `config.vatt.text.word_embeddings='frozen_word2vec'` needs (`load_word_vectors`).
+  """
   if config.model_name not in VATT_MODELS:
     raise ValueError(f"objective 'vatt' needs config.model_name in {VATT_MODELS}, got "
                      f"{config.model_name!r}.")
@@ -163,10 +221,16 @@ def build_vatt_model(config: ml_collections.ConfigDict, vocab_size: int) -> vatt
     raise ValueError(f"The audio window ({samples} samples = clip_length * frame_stride / "
                      f"video_fps * audio_sample_rate) must be a multiple of the audio patch "
                      f"size {audio_patch}: change the clip or the patch size.")
+  frozen = config.vatt.text.get("word_embeddings", "learned") == "frozen_word2vec"
+  if frozen and word_vectors is None:
+    raise ValueError("config.vatt.text.word_embeddings='frozen_word2vec' needs the word-vector "
+                     "table (load_word_vectors).")
   return vatt.VattModel(
       encoder=encoder, audio_encoder=audio_encoder, text_encoder=text_encoder,
       vocab_size=vocab_size, word_dim=config.vatt.text.word_dim,
-      va_dim=config.vatt.va_dim, vt_dim=config.vatt.vt_dim, dtype=dtype)
+      va_dim=config.vatt.va_dim, vt_dim=config.vatt.vt_dim, dtype=dtype,
+      frozen_word_vectors=vatt.FrozenTable(np.asarray(word_vectors, np.float32))
+      if frozen else None)
 
 
 def loss_form(config: ml_collections.ConfigDict) -> str:
@@ -227,13 +291,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"objective 'vatt' needs config.model_name in {VATT_MODELS}, got "
                      f"{config.model_name!r}.")
   loss_form(config)
+  word_embeddings_mode(config)
   media_rates(config)
 
 
 def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
   """Builds VATT from `config.model_name`, `config.model` and `config.vatt`."""
   tokenizer = make_tokenizer(config)
-  model = build_vatt_model(config, tokenizer.vocab_size)
+  model = make_model(config, tokenizer)
   return base.Objective(
       name="vatt",
       model=model,

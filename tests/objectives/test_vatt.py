@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -177,6 +178,57 @@ def test_model_outputs_and_loss(tiny_vatt_config):
   no_audio = dict(batch, audio_mask=np.array([False, True, True, True]))
   _, masked = objective.loss_fn(outputs, no_audio)
   assert float(masked["audio_present"]) == 0.75
+
+
+class _TextTower(nn.Module):
+  """The text path of a VATT model alone: a train step of it compiles in seconds."""
+  model: nn.Module
+
+  def __call__(self, batch, train):
+    return self.model.embed_text(batch["text_ids"], batch["text_mask"], train)
+
+
+def test_frozen_word2vec_vectors_are_looked_up_and_never_trained(tiny_vatt_config, tmp_path):
+  """VATT's text input: frozen word2vec vectors (a tiny file here) -> Dense(no bias) + GELU;
+  the trainer's step changes the text tower's parameters but not the word vectors."""
+  import optax  # pylint: disable=g-import-not-at-top
+  from jvrl.objectives import base  # pylint: disable=g-import-not-at-top
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  config = tiny_vatt_config
+  vocab = vatt_objective.make_tokenizer(config).vocab
+  dim = config.vatt.text.word_dim
+  rng = np.random.default_rng(0)
+  vectors = {word: rng.normal(size=dim) for word in vocab[3:]}  # vocab[2] has no vector
+  path = tmp_path / "vectors.txt"
+  path.write_text("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in vectors.items()))
+  config.vatt.text.word2vec_file = str(path)
+  with pytest.raises(ValueError, match="word_embeddings='frozen_word2vec'"):
+    vatt_objective.check_config(config)  # a file with a learned table would be ignored
+  config.vatt.text.word_embeddings = "frozen_word2vec"
+  vatt_objective.check_config(config)
+  model = build_objective(config).model
+  k, length = config.vatt.num_captions, config.vatt.text.max_length
+  batch = {"text_ids": rng.integers(0, len(vocab), (4, k, length)).astype(np.int32),
+           "text_mask": np.arange(length) < rng.integers(1, length, (4, k, 1))}
+  objective = base.Objective(
+      name="text", model=_TextTower(model), preprocess_train=None, rng_names=("dropout",),
+      loss_fn=lambda outputs, _: (jnp.mean(jnp.square(outputs["vt"] - 1.0)), {}))
+  optimizer = optax.adam(1e-2)
+  with jax.threefry_partitionable(False):  # as the trainer: quicker to compile on CPU
+    state = jax.jit(lambda rng: trainer.init_train_state(objective, optimizer, batch, rng,
+                                                         rng))(jax.random.key(0))
+  table = np.asarray(state.model_state["frozen"]["model"]["word_vectors"])
+  assert "word_embeddings" not in state.params["model"] and table.shape == (len(vocab), dim)
+  assert not table[:3].any()  # [PAD], [UNK] and the word without a vector: zeros
+  np.testing.assert_allclose(table[3:], np.stack(list(vectors.values())), rtol=1e-6)
+  projection = state.params["model"]["text_encoder"]["tokenizer"]["projection"]
+  assert set(projection) == {"kernel"}  # Dense without bias (VATT's pre_proj)
+  new_state, _ = jax.jit(trainer.make_train_step(objective, optimizer))(state, batch)
+  np.testing.assert_array_equal(
+      np.asarray(new_state.model_state["frozen"]["model"]["word_vectors"]), table)
+  assert not np.allclose(
+      new_state.params["model"]["text_encoder"]["tokenizer"]["projection"]["kernel"],
+      projection["kernel"])
 
 
 def test_config_checks(tiny_vatt_config):

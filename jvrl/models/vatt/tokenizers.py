@@ -6,7 +6,12 @@
   [pt, ph, pw, C, D] layout): the same function, and fast on CPU, where XLA's
   strided 3-D convolution gradients are slow.
 * Audio: raw-waveform patches (128 samples), the Conv1D counterpart.
-* Text: word vectors -> Dense (the word embedding table is the model's).
+* Text: word vectors -> GELU(Dense(D)), VATT's text pre-projection
+  (google-research vatt modeling/backbones/text/factory.py `LanguageModel`:
+  `pre_proj = Dense(d_pre_proj, use_bias=False, activation='gelu')`, d_pre_proj
+  = the text transformer's width; the modality-agnostic model's
+  `UniversalVATT.pre_proj['text']` is the same with a bias). The word vectors
+  come from the model's embedding table (`VattModel`).
 
 Position embeddings are learned and factorised: one table per grid axis
 (temporal, vertical, horizontal for video), summed. Each table is learned for
@@ -139,16 +144,25 @@ class WaveformTokenizer(nn.Module):
 
 
 class TextTokenizer(nn.Module):
-  """Word vectors [B, L, E] -> Dense(D) tokens [B, L, D] with position embeddings."""
+  """Word vectors [B, L, E] -> GELU(Dense(D)) tokens [B, L, D] with position embeddings.
+
+  Attributes:
+    width: D, the transformer's width (VATT: 512 for the text tower).
+    pos_buckets: positions the table is learned for (16 words).
+    use_bias: the projection's bias (VATT: none in the modality-specific
+      text tower, one in the modality-agnostic model).
+  """
   width: int = 512
   pos_buckets: int = 16
   dtype: Any = jnp.float32
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, word_vectors: jax.Array) -> jax.Array:
     if word_vectors.ndim != 3:
       raise ValueError(f"word_vectors must be [B, L, E], got shape {word_vectors.shape}.")
-    tokens = nn.Dense(self.width, dtype=self.dtype, param_dtype=jnp.float32,
-                      name="projection")(word_vectors)
+    tokens = nn.gelu(nn.Dense(self.width, use_bias=self.use_bias, dtype=self.dtype,
+                              param_dtype=jnp.float32, name="projection")(word_vectors),
+                     approximate=False)
     return FactorizedPositionEmbedding((self.pos_buckets,), ("position",),
                                        name="position_embedding")(tokens)

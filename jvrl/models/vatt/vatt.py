@@ -12,7 +12,9 @@ that token's final output as the pooled feature):
   shared weights for all three modalities, modality-specific tokenisers and
   aggregation tokens only.
 
-`VattModel` adds the word embeddings and the fine-and-coarse projection heads:
+`VattModel` adds the word embeddings (learned, or VATT's frozen word2vec
+vectors kept in the non-trainable `FROZEN_COLLECTION`, so no gradient and no
+optimiser ever touches them) and the fine-and-coarse projection heads:
 video -> video-audio space (512-d) by Dense -> BN -> ReLU -> Dense -> BN; that
 embedding -> video-text space (256-d) by ReLU -> Dense -> BN; audio ->
 Dense(512); text -> Dense(256). Audio is compared with video in the finer
@@ -23,11 +25,13 @@ Medium 12 / 1024 / 16 / 4096, Large 24 / 1024 / 16 / 4096; 'small' is the
 text transformer (6 / 512 / 8 / 2048). Explicit `num_layers`, `hidden_size`,
 `num_heads`, `mlp_dim` override the preset (tiny CPU models).
 """
+import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jvrl.models.vatt import tokenizers
 from jvrl.models.vatt import transformer
@@ -39,6 +43,20 @@ SIZES: Mapping[str, Mapping[str, int]] = {
     "large": dict(num_layers=24, hidden_size=1024, num_heads=16, mlp_dim=4096),
 }
 _AGG_INIT = nn.initializers.normal(stddev=0.02)
+# The flax collection of VattModel's frozen word vectors: not 'params', so the
+# gradient and the optimiser never see it; the trainer carries it in
+# `TrainState.model_state` (checkpointed, unchanged by every step).
+FROZEN_COLLECTION = "frozen"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FrozenTable:
+  """A constant table handed to a module (compared and hashed by identity).
+
+  Attributes:
+    values: float32 [V, E] (VATT: the vocabulary's word2vec vectors).
+  """
+  values: np.ndarray
 
 
 def resolve_size(size: str, num_layers: Optional[int] = None,
@@ -185,7 +203,8 @@ class ModalityAgnosticEncoder(_TransformerSettings):
         self.patch_size, width, self.pos_buckets, self.dtype)
     self.audio_tokenizer = tokenizers.WaveformTokenizer(
         self.audio_patch_size, width, self.audio_pos_buckets, self.dtype)
-    self.text_tokenizer = tokenizers.TextTokenizer(width, self.text_max_length, self.dtype)
+    self.text_tokenizer = tokenizers.TextTokenizer(width, self.text_max_length, self.dtype,
+                                                   use_bias=True)
     self.drop_token = transformer.DropToken(self.drop_token_keep_ratio)
     self.video_agg_token = self.param("video_agg_token", _AGG_INIT, (width,), jnp.float32)
     self.audio_agg_token = self.param("audio_agg_token", _AGG_INIT, (width,), jnp.float32)
@@ -249,8 +268,11 @@ class VattModel(nn.Module):
       use (`Objective.encoder_name`).
     audio_encoder, text_encoder: the modality-specific towers; None with a
       `ModalityAgnosticEncoder` (its `encode_audio` / `encode_text` are used).
-    vocab_size, word_dim: the word embedding table (learned; VATT used
-      frozen 300-d word2vec vectors).
+    vocab_size, word_dim: the word embedding table.
+    frozen_word_vectors: None = a learned table ('params'/'word_embeddings');
+      a `FrozenTable` [vocab_size, word_dim] = VATT's frozen word2vec vectors
+      ('frozen'/'word_vectors', never trained: VATT's
+      `Embedding(..., trainable=False)`).
     va_dim, vt_dim: the video-audio and video-text spaces (512, 256).
     dtype: computation dtype of the embedding and heads.
   """
@@ -262,13 +284,22 @@ class VattModel(nn.Module):
   va_dim: int = 512
   vt_dim: int = 256
   dtype: Any = jnp.float32
+  frozen_word_vectors: Optional[FrozenTable] = None
 
   def setup(self):
     if (self.audio_encoder is None) != (self.text_encoder is None):
       raise ValueError("audio_encoder and text_encoder must both be set (modality-specific) "
                        "or both be None (modality-agnostic encoder).")
-    self.word_embeddings = nn.Embed(self.vocab_size, self.word_dim, dtype=self.dtype,
-                                    param_dtype=jnp.float32)
+    if self.frozen_word_vectors is None:
+      self.word_embeddings = nn.Embed(self.vocab_size, self.word_dim, dtype=self.dtype,
+                                      param_dtype=jnp.float32)
+    else:
+      table = np.asarray(self.frozen_word_vectors.values, np.float32)
+      if table.shape != (self.vocab_size, self.word_dim):
+        raise ValueError(f"The frozen word vectors are {table.shape}; the model needs "
+                         f"[vocab_size, word_dim] = {(self.vocab_size, self.word_dim)}.")
+      self.word_vectors = self.variable(FROZEN_COLLECTION, "word_vectors",
+                                        lambda: jnp.asarray(table))
     self.video_head = VideoProjection(self.va_dim, self.vt_dim, dtype=self.dtype)
     self.audio_head = nn.Dense(self.va_dim, dtype=self.dtype, param_dtype=jnp.float32)
     self.text_head = nn.Dense(self.vt_dim, dtype=self.dtype, param_dtype=jnp.float32)
@@ -295,7 +326,11 @@ class VattModel(nn.Module):
     """Token ids [..., L] and mask [..., L] -> pooled [..., D] and 'vt' [..., vt_dim]."""
     lead, length = ids.shape[:-1], ids.shape[-1]
     flat_ids, flat_mask = ids.reshape(-1, length), mask.reshape(-1, length)
-    vectors = self.word_embeddings(flat_ids)
+    if self.frozen_word_vectors is None:
+      vectors = self.word_embeddings(flat_ids)
+    else:
+      table = jax.lax.stop_gradient(self.word_vectors.value)
+      vectors = jnp.take(table, flat_ids, axis=0).astype(self.dtype)
     if self.text_encoder is None:
       pooled = self.encoder.encode_text(vectors, flat_mask, train)
     else:
