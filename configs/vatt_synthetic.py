@@ -66,9 +66,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.shuffle_buffer = 512
   config.data.num_parallel_calls = -1
 
-  # Random resized crop only: flips and colour jitter would contradict the
-  # captions (they name the motion and the colour).
-  config.augment = dict(area_range=(0.3, 1.0), aspect_ratio_range=(0.5, 2.0), flip_prob=0.0)
+  # VATT's pretraining augmentation (REFERENCE §2; google-research vatt
+  # configs/dataset.py Pretrain): VGG-style scale jitter (p 0.8, factors in
+  # [0.8, 1.2) per side), resize the short side to min_resize, random crop, and
+  # Gaussian noise of 0.01 x the window's peak on the audio. No flip here: it
+  # would contradict the captions ("moves right"); VATT flips with p 0.5.
+  # style='inception' (area_range, aspect_ratio_range) is jvrl's earlier crop.
+  config.augment = dict(style="vgg", min_resize=32, scale_jitter_prob=0.8,
+                        scale_range=(0.8, 1.2), flip_prob=0.0, audio_noise=0.01)
 
   # ---- Model: the video tower (the encoder evaluated and exported) ------------
   config.model_name = "vatt_video"   # 'vatt_mat': one transformer for all three

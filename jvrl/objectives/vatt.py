@@ -37,6 +37,7 @@ import ml_collections
 import numpy as np
 
 from jvrl import models
+from jvrl.data import audio_augment
 from jvrl.data import augment
 from jvrl.data import decode
 from jvrl.data import sampling
@@ -114,32 +115,81 @@ def encode_captions(tokenizer: tokenizer_lib.WordTokenizer, captions: tf.Tensor,
           "caption_mask": caption_mask & tf.reduce_any(token_mask, axis=1)}
 
 
+# config.augment.style: VATT's pretraining crop, or jvrl's earlier random resized crop.
+AUGMENT_STYLES = ("vgg", "inception")
+
+
+def augment_settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """`config.augment` with its defaults ('inception' style, no audio noise when absent,
+  jvrl's earlier behaviour), checked."""
+  aug = dict(style="inception", flip_prob=0.0, audio_noise=0.0, scale_jitter_prob=0.8,
+             scale_range=(0.8, 1.2), area_range=(0.3, 1.0), aspect_ratio_range=(0.5, 2.0))
+  aug.update(config.augment.to_dict() if hasattr(config.augment, "to_dict") else
+             dict(config.augment))
+  if aug["style"] not in AUGMENT_STYLES:
+    raise ValueError(f"config.augment.style={aug['style']!r} must be one of {AUGMENT_STYLES} "
+                     "('vgg': VATT's scale jitter + resize + random crop; 'inception': random "
+                     "resized crop).")
+  if aug["style"] == "vgg":
+    aug.setdefault("min_resize", config.data.crop_size)
+    if aug["min_resize"] < config.data.crop_size:
+      raise ValueError(f"config.augment.min_resize={aug['min_resize']} must be >= "
+                       f"config.data.crop_size={config.data.crop_size}.")
+  if not 0 <= aug["audio_noise"]:
+    raise ValueError(f"config.augment.audio_noise={aug['audio_noise']!r} must be >= 0.")
+  return aug
+
+
+def augment_clip(clip: tf.Tensor, seed: tf.Tensor, crop_size: int,
+                 aug: Mapping[str, Any]) -> tf.Tensor:
+  """One training clip's spatial augmentation (`augment_settings`), the same on every
+  frame: float [T, H, W, 3] in [0, 1] -> [T, crop_size, crop_size, 3].
+
+  'vgg': VATT's pretraining (`augment.vgg_style_crop`: scale jitter with
+  probability 0.8, resize the smallest side to `min_resize`, random crop);
+  'inception': `augment.random_resized_crop`. Then a horizontal flip with
+  probability `flip_prob` (VATT: 0.5; DMVR's `random_flip_left_right`).
+  """
+  crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  if aug["style"] == "vgg":
+    clip = augment.vgg_style_crop(clip, crop_seed, crop_size, int(aug["min_resize"]),
+                                  aug["scale_jitter_prob"], tuple(aug["scale_range"]))
+  else:
+    clip = augment.random_resized_crop(clip, crop_seed, crop_size, tuple(aug["area_range"]),
+                                       tuple(aug["aspect_ratio_range"]))
+  return augment.random_flip_left_right(clip, flip_seed, aug["flip_prob"])
+
+
 def make_vatt_preprocess(config: ml_collections.ConfigDict,
                          tokenizer: tokenizer_lib.WordTokenizer) -> base.TrainPreprocessFn:
-  """Returns the tf.data function making one (clip, audio window, captions) example."""
+  """Returns the tf.data function making one (clip, audio window, captions) example.
+
+  The clip is augmented by `augment_clip`; the audio window gets VATT's
+  relative Gaussian noise (`config.augment.audio_noise`, VATT: 0.01;
+  `audio_augment.add_relative_gaussian_noise`).
+  """
   clip_length, stride = config.data.clip_length, config.data.frame_stride
   fps, sample_rate = media_rates(config)
   num_samples = audio_window_samples(config)
   num_captions = config.vatt.num_captions
-  aug = config.augment
+  aug = augment_settings(config)
 
   def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
-    start_seed, crop_seed, flip_seed, caption_seed = tf.unstack(
+    start_seed, augment_seed, caption_seed, noise_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 4))
     num_frames = example["num_frames"]
     start = sampling.sample_uniform_clip_start(num_frames, clip_length, stride, start_seed)
     indices = sampling.clip_frame_indices(start, clip_length, stride, num_frames)
     clip = tf.cast(decode.decode_frames(example["frames"], indices), tf.float32) / 255.0
-    clip = augment.random_resized_crop(clip, crop_seed, config.data.crop_size,
-                                       tuple(aug.area_range), tuple(aug.aspect_ratio_range))
-    clip = augment.random_flip_left_right(clip, flip_seed, aug.flip_prob)
+    clip = augment_clip(clip, augment_seed, config.data.crop_size, aug)
     audio, audio_present = vatt_sampling.aligned_audio_window(
         example["waveform"], start, num_samples, fps, sample_rate)
+    audio = audio_augment.add_relative_gaussian_noise(audio, noise_seed, aug["audio_noise"])
     captions, caption_mask = vatt_sampling.select_clip_captions(
         example["captions"], example["caption_start_us"], example["caption_end_us"], start,
         clip_length * stride, fps, num_captions, caption_seed)
     return {
-        "video": tf.cast(tf.round(clip * 255.0), tf.uint8),
+        "video": tf.cast(tf.round(tf.clip_by_value(clip, 0.0, 1.0) * 255.0), tf.uint8),
         "audio": audio,
         "audio_mask": audio_present,
         **encode_captions(tokenizer, captions, caption_mask),
@@ -292,6 +342,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                      f"{config.model_name!r}.")
   loss_form(config)
   word_embeddings_mode(config)
+  augment_settings(config)
   media_rates(config)
 
 

@@ -34,6 +34,7 @@ def _train_videos(config):
 
 def test_preprocess_gives_clip_aligned_audio_and_tokenised_captions(tiny_vatt_config):
   config = tiny_vatt_config
+  config.augment.audio_noise = 0.0  # exact windows first; the noise is checked below
   objective = build_objective(config)
   batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 4)
                .as_numpy_iterator())
@@ -60,11 +61,24 @@ def test_preprocess_gives_clip_aligned_audio_and_tokenised_captions(tiny_vatt_co
                if np.array_equal(w[f * step:f * step + samples], window)]
     assert len(matches) == 1
 
+  # VATT's audio noise: N(0, (0.01 x the window's peak)^2) on the same windows, and the
+  # VGG-style crop (the same box on every frame) keeps the clips' shape.
+  config.augment.audio_noise = 0.01
+  noisy = next(pipeline.make_train_dataset(
+      config, vatt_objective.make_vatt_preprocess(config, vatt_objective.make_tokenizer(config)),
+      4).as_numpy_iterator())
+  np.testing.assert_array_equal(noisy["video"], batch["video"])  # same seeds, same crops
+  noise = noisy["audio"] - batch["audio"]
+  relative = noise.std(axis=1) / np.abs(batch["audio"]).max(axis=1)
+  np.testing.assert_allclose(relative, 0.01, rtol=0.1)
+  assert abs(noise.mean()) < 1e-3
+
 
 def test_timed_captions_give_each_clip_its_sentence_and_neighbours(tiny_vatt_config):
   """A record with timed sentences (HowTo100M-like): the bag of a clip is the sentence
   overlapping it most and its neighbours, not a random subset of the video's sentences."""
   config = tiny_vatt_config
+  config.augment.audio_noise = 0.0  # the clip's start is read off its audio window
   num_frames, rate, fps = 40, 8000, 10.0
   samples = num_frames * rate // 10
   sentences = [f"word{i}" for i in range(8)]  # sentence i spans [0.5 i, 0.5 i + 0.5) s
