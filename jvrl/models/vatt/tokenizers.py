@@ -106,15 +106,26 @@ class PatchEmbedding(nn.Module):
     return y + bias.astype(self.dtype)
 
 
+def _pre_projection(tokens: jax.Array, width: int, dtype: Any) -> jax.Array:
+  """GELU(Dense(width)) on every token: the modality-agnostic model's per-modality
+  `pre_proj` (google-research vatt modeling/backbones/unified/uvatt.py
+  `UniversalVATT`: Dense(d_model, activation='gelu'), between the patch
+  projection and the position embeddings)."""
+  return nn.gelu(nn.Dense(width, dtype=dtype, param_dtype=jnp.float32,
+                          name="pre_projection")(tokens), approximate=False)
+
+
 class VoxelTokenizer(nn.Module):
   """Video in [0, 1] -> voxel-patch tokens [B, t, h, w, D] with position embeddings.
 
-  Pixels are mapped to [-1, 1] first (VATT's input range).
+  Pixels are mapped to [-1, 1] first (VATT's input range). `pre_projection`
+  adds GELU(Dense(D)) after the patch projection (VATT-MA).
   """
   patch_size: Sequence[int] = (4, 16, 16)
   width: int = 768
   pos_buckets: Sequence[int] = (8, 14, 14)
   dtype: Any = jnp.float32
+  pre_projection: bool = False
 
   @nn.compact
   def __call__(self, video: jax.Array) -> jax.Array:
@@ -122,16 +133,22 @@ class VoxelTokenizer(nn.Module):
       raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
     x = video.astype(self.dtype) * 2.0 - 1.0
     tokens = PatchEmbedding(self.patch_size, self.width, self.dtype, name="projection")(x)
+    if self.pre_projection:
+      tokens = _pre_projection(tokens, self.width, self.dtype)
     return FactorizedPositionEmbedding(self.pos_buckets, ("temporal", "vertical", "horizontal"),
                                        name="position_embedding")(tokens)
 
 
 class WaveformTokenizer(nn.Module):
-  """Waveform [B, S] -> patch tokens [B, S / patch_size, D] with position embeddings."""
+  """Waveform [B, S] -> patch tokens [B, S / patch_size, D] with position embeddings.
+
+  `pre_projection` adds GELU(Dense(D)) after the patch projection (VATT-MA).
+  """
   patch_size: int = 128
   width: int = 768
   pos_buckets: int = 1200
   dtype: Any = jnp.float32
+  pre_projection: bool = False
 
   @nn.compact
   def __call__(self, waveform: jax.Array) -> jax.Array:
@@ -139,6 +156,8 @@ class WaveformTokenizer(nn.Module):
       raise ValueError(f"waveform must be [B, S], got shape {waveform.shape}.")
     tokens = PatchEmbedding((self.patch_size,), self.width, self.dtype, name="projection")(
         waveform[..., None])
+    if self.pre_projection:
+      tokens = _pre_projection(tokens, self.width, self.dtype)
     return FactorizedPositionEmbedding((self.pos_buckets,), ("temporal",),
                                        name="position_embedding")(tokens)
 
