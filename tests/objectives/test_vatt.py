@@ -285,9 +285,23 @@ def test_published_recipe_configs_build_consistent_models(name, video_params):
   optimizer = config.optimizer
   assert (optimizer.name, optimizer.weight_decay, optimizer.learning_rate,
           optimizer.warmup_steps, optimizer.schedule, optimizer.end_learning_rate,
-          config.train.num_steps) == ("adamw", 0.0, 1e-4, 5000, "cosine", 5e-5, 500_000)
+          optimizer.eps, config.train.num_steps) == (
+              "adamw", 0.0, 1e-4, 5000, "cosine", 5e-5, 1e-7, 500_000)
   assert vatt_objective.audio_window_samples(config) == 153_600  # 3.2 s at 48 kHz
-  model = vatt_objective.build_vatt_model(config, vocab_size=1000)
+  # VATT's pretraining settings (google-research vatt configs/dataset.py Pretrain,
+  # configs/multimodal.py): HowTo100M + AudioSet 1:1, sentence + 4 neighbours,
+  # VGG-style crop, flip, audio noise 0.01, frozen 300-d word2vec, asymmetric NCE.
+  assert {k: v.weight for k, v in config.data.mixture.items()} == {"howto100m": 1.0,
+                                                                  "audioset": 1.0}
+  augment = vatt_objective.augment_settings(config)
+  assert (augment["style"], augment["min_resize"], augment["scale_jitter_prob"],
+          augment["flip_prob"], augment["audio_noise"]) == ("vgg", 224, 0.8, 0.5, 0.01)
+  assert (config.vatt.num_captions, config.vatt.loss_form, config.vatt.text.word_embeddings,
+          config.vatt.text.word_dim) == (5, "asymmetric", "frozen_word2vec", 300)
+  with pytest.raises(ValueError, match="word2vec_file"):
+    vatt_objective.check_config(config)  # the user gives the vectors
+  model = vatt_objective.build_vatt_model(config, vocab_size=1000,
+                                          word_vectors=np.zeros((1000, 300), np.float32))
   batch = {"video": jax.ShapeDtypeStruct((1, 32, 224, 224, 3), jnp.uint8),
            "audio": jax.ShapeDtypeStruct((1, 153_600), jnp.float32),
            "text_ids": jax.ShapeDtypeStruct((1, 5, 16), jnp.int32),
