@@ -86,7 +86,8 @@ def get_config() -> ml_collections.ConfigDict:
   # would contradict the captions ("moves right"); VATT flips with p 0.5.
   # style='inception' (area_range, aspect_ratio_range) is jvrl's earlier crop.
   config.augment = dict(style="vgg", min_resize=32, scale_jitter_prob=0.8,
-                        scale_range=(0.8, 1.2), flip_prob=0.0, audio_noise=0.01)
+                        scale_range=(0.8, 1.2), area_range=(0.3, 1.0),
+                        aspect_ratio_range=(0.5, 2.0), flip_prob=0.0, audio_noise=0.01)
 
   # ---- Model: the video tower (the encoder evaluated and exported) ------------
   config.model_name = "vatt_video"   # 'vatt_mat': one transformer for all three
