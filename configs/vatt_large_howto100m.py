@@ -1,11 +1,13 @@
 r"""VATT-Large (video Large, audio Base, text Small) on HowTo100M (REFERENCE §2).
 
-The recipe of configs/vatt_base_howto100m.py with a 24-layer / 1024 /
-16-head / MLP 4096 video transformer; its parameters and Adam state are
+The recipe of configs/vatt_base_howto100m.py (data, augmentation, text input,
+losses, optimiser, and its deviations) with a 24-layer / 1024 / 16-head / MLP
+4096 video transformer; its parameters and Adam state are
 sharded over an 'fsdp' mesh axis (kernels of the video transformer).
 
   python -m jvrl.main --config=configs/vatt_large_howto100m.py --workdir=... \
-      --config.data.train_files=... --config.vatt.text.vocab_file=... \
+      --config.data.train_files=... --config.data.mixture.audioset.train_files=... \
+      --config.vatt.text.vocab_file=... --config.vatt.text.word2vec_file=... \
       --config.mesh.fsdp=8
 
 Should reach (VATT code README, K400 fine-tuned top-1): 82.1. NOT reproduced

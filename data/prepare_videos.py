@@ -32,6 +32,19 @@ name) go into its record's context next to video/fps:
   python data/prepare_videos.py --format=segments_csv --input=/data/segments.csv \
       --output_dir=/data/my_untrimmed_records
 
+Videos with timed captions (for VATT, HowTo100M): each video is kept WHOLE and
+its ASR sentences go into its record as 'caption/string' with
+'caption/start/timestamp' / 'caption/end/timestamp' (microseconds), so every
+training clip gets the sentence at its time and its neighbours as its
+MIL-NCE bag:
+
+  # One CSV, one row per sentence: video_id,start,end,text[,split] (or path
+  # instead of video_id); a folder of <video_id>.csv files (start,end,text);
+  # or HowTo100M's caption.json ({video_id: {start: [], end: [], text: []}}).
+  python data/prepare_videos.py --format=howto100m --input=/data/howto100m/caption.json \
+      --video_root=/data/howto100m/videos --fps=10 --audio_rate=48000 \
+      --output_dir=/data/howto100m_records
+
 Segments are checked against the decoded video's duration (frames / fps):
 one ending after the video is clipped to it, one starting at or after its end,
 of zero or negative length, of a class outside --labels_file, or repeated is
@@ -74,7 +87,8 @@ from jvrl.data.prepare import video_record
 
 _INPUT = flags.DEFINE_string(
     "input", "", "A folder of class sub-folders, a CSV, the UCF101/HMDB51 video folder, a "
-    "Kinetics annotation CSV, or a segments CSV (not used by activitynet / thumos14).")
+    "Kinetics annotation CSV, a segments CSV, or howto100m's captions (CSV, folder of "
+    "<video_id>.csv, or caption.json) (not used by activitynet / thumos14).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where to write (OUT).")
 _FORMAT = flags.DEFINE_enum("format", "auto", inputs.FORMATS, "Input format (auto: folder or CSV).")
 _SPLIT = flags.DEFINE_string("split", "train", "Split of a folder's videos and of CSV rows "
@@ -86,7 +100,7 @@ _SPLIT_NUMBER = flags.DEFINE_integer("split_number", 1, "Official split (1-3) wh
                                      "--split_file is a folder.")
 _VIDEO_ROOT = flags.DEFINE_string("video_root", "", "Folder of the videos: CSV/Kinetics/"
                                   "segments_csv (default: the CSV's folder); required by "
-                                  "activitynet and thumos14.")
+                                  "activitynet, thumos14 and howto100m.")
 _ANNOTATIONS = flags.DEFINE_string("annotations", "", "activitynet: ActivityNet's JSON, e.g. "
                                    "activity_net.v1-3.min.json.")
 _ANNOTATION_DIR = flags.DEFINE_string("annotation_dir", "", "thumos14: folder(s), "

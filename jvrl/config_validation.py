@@ -29,7 +29,8 @@ checks:
   settings (`evaluate.check_eval_config`);
 * for `source='records'`, every file pattern the mode needs matches record
   files (not directories); for any other source no `*_files` is set (it would
-  be ignored while the run reads other data);
+  be ignored while the run reads other data); a training mixture
+  (`config.data.mixture`) has valid members whose train files exist;
 * when training, the exported encoder the run starts from (`config.init_from`,
   or the experiment's own field such as `config.tsp.initial_encoder`) holds
   encoder.json and is the architecture of `config.model_name` / `config.model`
@@ -263,6 +264,28 @@ def _check_files(config, mode: str) -> None:
       raise ConfigError(str(error)) from None
 
 
+def _check_mixture(config, mode: str) -> None:
+  """`config.data.mixture`'s members (`sources.mixture_members`) and, when training,
+  their record files."""
+  from jvrl.data import sources  # pylint: disable=g-import-not-at-top
+  try:
+    members = sources.mixture_members(config.data)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
+  if members and _get(config, "data.train_split", "train") != "train":
+    return  # Fine-tuning's derived run trains on eval_train, which never mixes.
+  for name, _, member in members:
+    source = member.get("source", "synthetic")
+    _require(source == "records" or not member.get("train_files"),
+             f"config.data.mixture.{name} reads source={source!r}, which would ignore its "
+             "train_files: set its source='records', or drop train_files.")
+    if mode != "eval" and source == "records":
+      try:
+        sources.list_split_files(member, "train")
+      except ValueError as error:
+        raise ConfigError(sources.member_error(name, error)) from None
+
+
 def _check_initial_encoder(config, mode: str) -> None:
   """The exported encoder a training run starts from, if the config names one."""
   from jvrl import experiments  # pylint: disable=g-import-not-at-top
@@ -297,6 +320,7 @@ def validate_config(config: ml_collections.ConfigDict, mode: str = "train_and_ev
   _check_finetune(config, mode)
   _check_devices(config, mode)
   _check_files(config, mode)
+  _check_mixture(config, mode)
   _check_initial_encoder(config, mode)
   _check_finetuning_run(config, mode)
   if derived_runs:

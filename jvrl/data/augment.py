@@ -273,6 +273,71 @@ def resize_crop_and_flip(clip: tf.Tensor, seed: tf.Tensor, resize_short_side: in
   return random_flip_left_right(clip, flip_seed, flip_prob)
 
 
+# ---- VGG-style crop (VATT's pretraining) -----------------------------------------
+# google-research vatt/data/dataloaders.py `PreTrainLoader` with
+# configs/dataset.py `Pretrain` (crop_resize_style='VGG', scale_jitter=True,
+# min_resize=224, frame_size=224): DMVR's processors `scale_jitter_augm`
+# (prob 0.8), `resize_smallest`, `crop_image(random=True)`, then
+# `random_flip_left_right`, each with one draw per clip.
+
+def random_scale_jitter(clip: tf.Tensor, seed: tf.Tensor, prob: float = 0.8,
+                        scale_range: Sequence[float] = (0.8, 1.2)) -> tf.Tensor:
+  """With probability `prob`, resizes every frame to (int(H * s_h), int(W * s_w)).
+
+  s_h and s_w are drawn independently and uniformly from `scale_range` (so the
+  aspect ratio changes too), once per clip; bilinear, as DMVR's
+  `scale_jitter_augm`. [T, H, W, C] float -> [T, H', W', C].
+  """
+  clip = _check_clip(clip)
+  seed = check_seed(seed)
+  prob = _check_probability(prob, "prob")
+  low, high = _check_range(scale_range, "scale_range", 0.0, math.inf)
+  scale_seed, coin_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  scales = tf.random.stateless_uniform([2], scale_seed, low, high)
+
+  def jitter(x):
+    hw = tf.cast(tf.shape(x, out_type=tf.int32)[1:3], tf.float32)
+    new_hw = tf.maximum(tf.cast(hw * scales, tf.int32), 1)  # truncation, as DMVR
+    return tf.image.resize(x, new_hw, method="bilinear")
+
+  return _with_probability(prob, coin_seed, jitter, clip)
+
+
+def resize_smallest(clip: tf.Tensor, min_resize: int) -> tf.Tensor:
+  """DMVR's `resize_smallest`: frames of H x W become max(m, H*m // W) x max(m, W*m // H)
+  (m = `min_resize`, floor division), bilinear; unchanged if already that size.
+
+  (Not `decode.resize_short_side`, which rounds the long side instead of
+  truncating it.) [T, H, W, C] float -> [T, H', W', C].
+  """
+  clip = _check_clip(clip)
+  min_resize = _check_size(min_resize, "min_resize")
+  hw = tf.shape(clip, out_type=tf.int32)[1:3]
+  height, width = hw[0], hw[1]
+  new_hw = tf.stack([tf.maximum(min_resize, height * min_resize // width),
+                     tf.maximum(min_resize, width * min_resize // height)])
+  return tf.cond(tf.reduce_all(tf.equal(new_hw, hw)), lambda: clip,
+                 lambda: tf.image.resize(clip, new_hw, method="bilinear"))
+
+
+def vgg_style_crop(clip: tf.Tensor, seed: tf.Tensor, crop_size: int, min_resize: int,
+                   scale_jitter_prob: float = 0.8,
+                   scale_range: Sequence[float] = (0.8, 1.2)) -> tf.Tensor:
+  """VATT's pretraining crop: `random_scale_jitter`, `resize_smallest(min_resize)`,
+  then one random `crop_size` window for all frames (`random_crop`).
+
+  [T, H, W, 3] float in [0, 1] -> float32 [T, crop_size, crop_size, 3]. Needs
+  min_resize >= crop_size. VATT: min_resize = crop_size = 224, so the crop
+  spans the short side and the jitter only changes the aspect ratio.
+  """
+  if min_resize < crop_size:
+    raise ValueError(f"min_resize={min_resize} must be >= crop_size={crop_size}.")
+  jitter_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(check_seed(seed),
+                                                                             2))
+  clip = random_scale_jitter(clip, jitter_seed, scale_jitter_prob, scale_range)
+  return random_crop(resize_smallest(clip, min_resize), crop_seed, crop_size)
+
+
 # ---- flip, colour, grayscale, blur, solarize ------------------------------------
 
 def random_flip_left_right(clip: tf.Tensor, seed: tf.Tensor, prob: float = 0.5) -> tf.Tensor:

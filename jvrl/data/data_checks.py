@@ -434,16 +434,20 @@ def check_data(config: Any, mode: str, expectations: Expectations = Expectations
   if mode != "eval":
     split = config.data.get("train_split", "train")
     batch = config.train.batch_size
-    summary = read_split(config.data, split, max_train_videos)
-    summaries[split] = summary
-    _check_files(summary, config.data, warnings)
-    _check_clip_span(summary, config, warnings)
-    _check_crop(summary, config, warnings)
-    if expectations.trains_on_videos:
-      _check_batch(summary, "config.train.batch_size", batch, warnings)
+    # A training mixture: each member's train split is checked (`sources`, "Mixtures").
+    members = [member for _, _, member in sources.mixture_members(config.data)
+               ] if split == "train" else []
+    for data_config in members or [config.data]:
+      summary = read_split(data_config, split, max_train_videos)
+      summaries.setdefault(split, summary)
+      _check_files(summary, data_config, warnings)
+      _check_clip_span(summary, config, warnings)
+      _check_crop(summary, config, warnings)
+      if expectations.trains_on_videos and not members:
+        _check_batch(summary, "config.train.batch_size", batch, warnings)
     classes = _supervised_classes(config)
     if classes is not None:
-      _check_classes(summary, "config.supervised.num_classes", classes)
+      _check_classes(summaries[split], "config.supervised.num_classes", classes)
   if mode != "train":
     for split in EVAL_SPLITS:
       summary = summaries.get(split) or read_split(config.data, split, max_eval_videos)

@@ -80,16 +80,27 @@ def make_train_dataset(
   becomes the units it returns, in order, before the shuffle; positions and
   seeds then count units, so resume stays exact.
 
+  With `config.data.mixture` the 'train' examples come from several sources
+  (`sources.make_mixture_dataset`); `start_example` then counts examples of
+  the mixed stream, which is deterministic for a seed, so resume stays exact.
+
   With `host_fields=True` (the trainer's input), each batch also holds
   `HOST_FIELDS` (see `host_batches`); by default a batch holds exactly the
   objective's fields. With `config.data.on_corrupt_record='skip'`, an example
   whose preprocessing fails (e.g. an undecodable frame) is dropped as well and
   shows up as a gap in '_index'.
   """
-  examples = sources.make_example_dataset(
-      config.data, config.data.get("train_split", "train"), shuffle_files=True,
-      seed=config.seed,
-      process_index=process_index, process_count=process_count)
+  split = config.data.get("train_split", "train")
+  if split == "train" and sources.mixture_members(config.data):
+    # Several sources (`sources.make_mixture_dataset`): positions and seeds count
+    # the mixed stream's examples, which a given seed replays exactly.
+    examples = sources.make_mixture_dataset(config.data, split, seed=config.seed,
+                                            process_index=process_index,
+                                            process_count=process_count)
+  else:
+    examples = sources.make_example_dataset(
+        config.data, split, shuffle_files=True, seed=config.seed,
+        process_index=process_index, process_count=process_count)
   return _training_batches(config, examples, preprocess, local_batch_size,
                            process_index=process_index, process_count=process_count,
                            start_example=start_example, host_fields=host_fields,

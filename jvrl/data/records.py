@@ -14,6 +14,12 @@ One `tf.train.SequenceExample` per video:
     'clip/label/index'         int64 class index (first value used).
     'clip/label/text'          bytes, class name.
     'caption/string'           bytes_list, one or more captions.
+    'caption/start/timestamp'  int64 lists, microseconds from the record's
+    'caption/end/timestamp'    first frame (frame i is at i / fps): each
+                               caption's time span (e.g. HowTo100M's ASR
+                               sentences), one entry per caption, in caption
+                               order (optional: captions without times are
+                               the video's captions as a whole).
     'video/filename'           bytes, the source video's name.
     'clip/start/timestamp'     int64 microseconds (optional).
     'clip/end/timestamp'       int64 microseconds (optional).
@@ -44,6 +50,8 @@ WAVEFORM_KEY = "WAVEFORM/feature/floats"
 LABEL_INDEX_KEY = "clip/label/index"
 LABEL_TEXT_KEY = "clip/label/text"
 CAPTION_KEY = "caption/string"
+CAPTION_START_KEY = "caption/start/timestamp"
+CAPTION_END_KEY = "caption/end/timestamp"
 FILENAME_KEY = "video/filename"
 START_TIMESTAMP_KEY = "clip/start/timestamp"
 END_TIMESTAMP_KEY = "clip/end/timestamp"
@@ -126,6 +134,8 @@ def make_sequence_example(
     start_us: Optional[int] = None,
     end_us: Optional[int] = None,
     segments: Sequence[Segment] = (),
+    caption_start_us: Sequence[int] = (),
+    caption_end_us: Sequence[int] = (),
 ) -> tf.train.SequenceExample:
   """Builds the SequenceExample of one video (layout in the module docstring).
 
@@ -142,6 +152,9 @@ def make_sequence_example(
     start_us, end_us: optional clip start/end timestamps in microseconds.
     segments: temporal annotations of an untrimmed video (`Segment`s), stored
       as the four 'segment/...' lists; () = none stored.
+    caption_start_us, caption_end_us: each caption's time span in
+      microseconds (timed captions, e.g. ASR sentences); both () (not stored)
+      or both as long as `captions`.
 
   Returns:
     The `tf.train.SequenceExample`.
@@ -154,6 +167,7 @@ def make_sequence_example(
     raise ValueError(f"fps must be > 0, got {fps}.")
   if sample_rate is not None and not sample_rate > 0:
     raise ValueError(f"sample_rate must be > 0, got {sample_rate}.")
+  check_caption_times(captions, caption_start_us, caption_end_us)
 
   example = tf.train.SequenceExample()
   context = example.context.feature
@@ -163,6 +177,9 @@ def make_sequence_example(
     context[LABEL_TEXT_KEY].CopyFrom(_bytes_feature([_to_bytes(label_text)]))
   if captions:
     context[CAPTION_KEY].CopyFrom(_bytes_feature([_to_bytes(c) for c in captions]))
+  if caption_start_us:
+    context[CAPTION_START_KEY].int64_list.value.extend(int(t) for t in caption_start_us)
+    context[CAPTION_END_KEY].int64_list.value.extend(int(t) for t in caption_end_us)
   if filename:
     context[FILENAME_KEY].CopyFrom(_bytes_feature([_to_bytes(filename)]))
   if start_us is not None:
@@ -192,6 +209,15 @@ def make_sequence_example(
     entry = example.feature_lists.feature_list[WAVEFORM_KEY].feature.add()
     entry.float_list.value.extend(samples.tolist())
   return example
+
+
+def check_caption_times(captions: Sequence, starts: Sequence[int],
+                        ends: Sequence[int]) -> None:
+  """Raises ValueError unless the caption times are both absent or one per caption."""
+  if len(starts) != len(ends) or (starts and len(starts) != len(captions)):
+    raise ValueError(f"caption_start_us and caption_end_us must both be empty or both hold one "
+                     f"time per caption: {len(captions)} captions, {len(starts)} starts, "
+                     f"{len(ends)} ends.")
 
 
 def _serialize(example: Example) -> bytes:
@@ -311,6 +337,8 @@ _CONTEXT_FEATURES = {
     LABEL_INDEX_KEY: tf.io.RaggedFeature(tf.int64),
     LABEL_TEXT_KEY: tf.io.RaggedFeature(tf.string),
     CAPTION_KEY: tf.io.RaggedFeature(tf.string),
+    CAPTION_START_KEY: tf.io.RaggedFeature(tf.int64),
+    CAPTION_END_KEY: tf.io.RaggedFeature(tf.int64),
     FILENAME_KEY: tf.io.RaggedFeature(tf.string),
     FPS_KEY: tf.io.RaggedFeature(tf.float32),
     SEGMENT_START_KEY: tf.io.RaggedFeature(tf.int64),
@@ -340,6 +368,11 @@ def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     'label':       tf.int32 []      first 'clip/label/index', -1 when absent.
     'label_text':  tf.string []     first 'clip/label/text', '' when absent.
     'captions':    tf.string [C]    every 'caption/string' (C may be 0).
+    'caption_start_us', 'caption_end_us':
+                   tf.int64 [C]     'caption/start|end/timestamp', aligned
+                                    with the captions; -1 where the record
+                                    gives no time (every caption of a record
+                                    without caption times).
     'waveform':    tf.float32 [S]   all waveform entries concatenated (S may
                                     be 0 when the record has no audio).
     'filename':    tf.string []     'video/filename', '' when absent.
@@ -361,12 +394,17 @@ def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
       serialized, context_features=_CONTEXT_FEATURES,
       sequence_features=_SEQUENCE_FEATURES)
   frames = _flat_values(sequences[FRAMES_KEY])
+  captions = _flat_values(context[CAPTION_KEY])
+  num_captions = tf.shape(captions)[0]
   return {
       "frames": frames,
       "num_frames": tf.shape(frames, out_type=tf.int32)[0],
       "label": tf.cast(_first_or_default(_flat_values(context[LABEL_INDEX_KEY]), -1), tf.int32),
       "label_text": _first_or_default(_flat_values(context[LABEL_TEXT_KEY]), ""),
-      "captions": _flat_values(context[CAPTION_KEY]),
+      "captions": captions,
+      "caption_start_us": _padded_to(_flat_values(context[CAPTION_START_KEY]), num_captions,
+                                     -1),
+      "caption_end_us": _padded_to(_flat_values(context[CAPTION_END_KEY]), num_captions, -1),
       "waveform": _flat_values(sequences[WAVEFORM_KEY]),
       "filename": _first_or_default(_flat_values(context[FILENAME_KEY]), ""),
       "fps": _first_or_default(_flat_values(context[FPS_KEY]), 0.0),

@@ -27,6 +27,26 @@ Every source yields the parsed-example contract of
 [L] (JPEG bytes) for records/synthetic and DECODED tf.uint8 [L, H, W, 3] for
 TFDS; `decode.decode_frames` accepts both.
 
+Mixtures (`config.data.mixture`, e.g. VATT's HowTo100M + AudioSet): the
+TRAINING split can draw from several sources. `config.data.mixture` maps a
+member name to its `weight` and the `config.data` fields it changes
+(`MIXTURE_MEMBER_KEYS`: source, train_files, synthetic, synthetic_untrimmed);
+a member without changes reads `config.data`'s own source, e.g.
+
+  config.data.mixture = dict(
+      howto100m=dict(weight=1.0),
+      audioset=dict(weight=1.0, source="records", train_files="/data/audioset/train-*"))
+
+Members are taken in name order; weight 0 switches a member off; {} (the
+default) trains on `config.data`'s source alone. Each member is read and
+repeated on its own (files shuffled with the run's seed), then
+`tf.data.Dataset.sample_from_datasets(weights normalised, seed=config.seed)`
+draws each example from member m with probability w_m / sum(w), a
+deterministic sequence for a given seed, so positions in the mixed stream
+(what a checkpoint stores) replay exactly. Mixtures read the built-in or
+'records' sources (TFDS gives decoded frames, which do not mix with JPEG
+records). Evaluation splits, and fine-tuning's 'eval_train', never mix.
+
 Corrupt records ('records' and 'synthetic' sources): a record that cannot be
 read (bad length or checksum, a truncated file) or parsed is handled as
 `config.data.on_corrupt_record` says: 'fail' (default) stops with an error
@@ -127,6 +147,19 @@ def prepare_data_source(data_config: Any, splits: tuple[str, ...] = SPLITS) -> s
   Raises:
     ValueError: an unknown source, or a records pattern matching nothing.
   """
+  members = [(name, member) for name, _, member in mixture_members(data_config)]
+  if members and "train" in splits:
+    parts = []
+    for name, member in members:
+      try:
+        parts.append(f"{name}: {prepare_data_source(member, ('train',))}")
+      except ValueError as error:
+        raise ValueError(member_error(name, error)) from None
+    others = tuple(split for split in splits if split != "train")
+    rest = f"; {prepare_data_source(_without_mixture(data_config), others)}" if others else ""
+    weights = ", ".join(f"{name} {weight:g}" for name, weight, _ in
+                        mixture_members(data_config))
+    return f"a training mixture ({weights}) of [{'; '.join(parts)}]{rest}"
   source = _source(data_config)
   if source in BUILT_IN:
     cfg, cache_dir = built_in_settings(data_config)
@@ -144,6 +177,77 @@ def prepare_data_source(data_config: Any, splits: tuple[str, ...] = SPLITS) -> s
     return "records (" + "; ".join(parts) + ")"
   names = ", ".join(f"{split}={_tfds_split(data_config, split)!r}" for split in splits)
   return f"TFDS dataset {source[len(TFDS_PREFIX):]!r} ({names})"
+
+
+MIXTURE_MEMBER_KEYS = ("weight", "source", "train_files", "synthetic", "synthetic_untrimmed")
+
+
+def mixture_members(data_config: Any) -> list[tuple[str, float, dict]]:
+  """(name, weight, member's data config) of `config.data.mixture`'s members with
+  weight > 0, in name order; [] without a mixture (module docstring).
+
+  Raises:
+    ValueError: an unknown member key, a weight that is not a number >= 0,
+      every weight 0, or a TFDS member.
+  """
+  mixture = _as_dict(_field(data_config, "mixture", {}))
+  members = []
+  base = {key: value for key, value in _as_dict(data_config).items() if key != "mixture"}
+  for name in sorted(mixture):
+    settings = _as_dict(mixture[name])
+    unknown = sorted(set(settings) - set(MIXTURE_MEMBER_KEYS))
+    if unknown:
+      raise ValueError(f"config.data.mixture.{name} has unknown key(s) {unknown}; a member "
+                       f"sets {list(MIXTURE_MEMBER_KEYS)}.")
+    weight = settings.pop("weight", None)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
+      raise ValueError(f"config.data.mixture.{name}.weight={weight!r} must be a number >= 0 "
+                       "(0 switches the member off).")
+    if weight == 0:
+      continue
+    member = dict(base, **settings)
+    if str(_field(member, "source", "synthetic")).startswith(TFDS_PREFIX):
+      raise ValueError(f"config.data.mixture.{name}: a mixture reads the built-in or 'records' "
+                       "sources, not TFDS.")
+    members.append((name, float(weight), member))
+  if mixture and not members:
+    raise ValueError("config.data.mixture: every member has weight 0; set one > 0, or "
+                     "config.data.mixture={} to train on config.data's source alone.")
+  return members
+
+
+def member_error(name: str, error: Exception) -> str:
+  """`error` about a mixture member's data, naming the member's own fields."""
+  return f"config.data.mixture.{name}: " + str(error).replace(
+      "config.data.train_files", f"config.data.mixture.{name}.train_files")
+
+
+def make_mixture_dataset(data_config: Any, split: str, *, seed: int, process_index: int = 0,
+                         process_count: int = 1) -> tf.data.Dataset:
+  """The endless mixed stream of `split` (module docstring, "Mixtures").
+
+  Every member is `make_example_dataset(member, split, shuffle_files=True)`
+  repeated; `tf.data.Dataset.sample_from_datasets` with the normalised
+  weights and `seed` interleaves them.
+  """
+  members = mixture_members(data_config)
+  if not members:
+    raise ValueError("make_mixture_dataset needs config.data.mixture.")
+  datasets = []
+  for name, _, member in members:
+    try:
+      datasets.append(make_example_dataset(
+          member, split, shuffle_files=True, seed=seed, process_index=process_index,
+          process_count=process_count).repeat())
+    except ValueError as error:
+      raise ValueError(member_error(name, error)) from None
+  total = sum(weight for _, weight, _ in members)
+  return tf.data.Dataset.sample_from_datasets(
+      datasets, weights=[weight / total for _, weight, _ in members], seed=seed)
+
+
+def _without_mixture(data_config: Any) -> dict:
+  return {key: value for key, value in _as_dict(data_config).items() if key != "mixture"}
 
 
 def list_split_files(data_config: Any, split: str) -> list[str]:
@@ -342,6 +446,8 @@ def _tfds_to_contract(features: Mapping[str, tf.Tensor],
       "label": label,
       "label_text": label_text,
       "captions": captions,
+      "caption_start_us": tf.fill(tf.shape(captions), tf.constant(-1, tf.int64)),
+      "caption_end_us": tf.fill(tf.shape(captions), tf.constant(-1, tf.int64)),
       "waveform": waveform,
       "filename": filename,
       "fps": tf.constant(0.0, tf.float32),
@@ -390,8 +496,9 @@ def make_example_dataset(data_config: Any, split: str, *, shuffle_files: bool, s
   Returns:
     A tf.data.Dataset of dicts: 'frames' (tf.string [L] JPEG bytes, or tf.uint8
     [L, H, W, 3] for TFDS), 'num_frames', 'label', 'label_text', 'captions',
-    'waveform', 'filename', 'fps', 'segment_*' (see
-    `records.parse_sequence_example`; TFDS videos have no segments and fps 0).
+    'waveform', 'filename', 'fps', 'segment_*', 'caption_start_us',
+    'caption_end_us' (see `records.parse_sequence_example`; TFDS videos have no
+    segments, no caption times and fps 0).
   """
   _check_split(split)
   if not 0 <= process_index < process_count:

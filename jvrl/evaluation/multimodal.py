@@ -262,7 +262,7 @@ def evaluate_whole_model(config: ml_collections.ConfigDict, workdir: str,
   from jvrl.objectives import vatt as vatt_objective  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()
   tokenizer = vatt_objective.make_tokenizer(config)
-  model = vatt_objective.build_vatt_model(config, tokenizer.vocab_size)
+  model = vatt_objective.make_model(config, tokenizer)
   batch_size = config.eval.batch_size
   datasets = {split: make_multimodal_eval_dataset(config, split, batch_size, tokenizer)
               for split in ("eval_train", "eval_test")}

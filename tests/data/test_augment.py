@@ -507,3 +507,37 @@ def test_bad_arguments_raise():
     augment.spatial_crops(clip, 9, 3)
   with pytest.raises(ValueError, match="order"):
     augment.adjust_color(clip, 1.0, 1.0, 1.0, 0.0, order=[0, 1, 2])
+
+
+def test_scale_jitter_resizes_each_side_with_probability_0_8():
+  clip = tf.zeros([2, 40, 50, 3])
+  shapes = [tuple(augment.random_scale_jitter(clip, tf.constant([s, 3]), 0.8).shape[1:3])
+            for s in range(200)]
+  jittered = [shape for shape in shapes if shape != (40, 50)]
+  assert abs(len(jittered) / len(shapes) - 0.8) < 0.08
+  heights, widths = np.array(jittered).T
+  assert heights.min() >= 32 and heights.max() < 48 and widths.min() >= 40 and widths.max() < 60
+  assert len({h * 100 + w for h, w in jittered}) > 30  # both sides drawn independently
+
+
+def test_resize_smallest_follows_dmvr():
+  assert augment.resize_smallest(tf.zeros([1, 6, 8, 3]), 4).shape == (1, 4, 5, 3)
+  assert augment.resize_smallest(tf.zeros([1, 9, 4, 3]), 8).shape == (1, 18, 8, 3)
+  same = tf.random.stateless_uniform([1, 4, 7, 3], [0, 0])
+  np.testing.assert_array_equal(augment.resize_smallest(same, 4), same)
+
+
+def test_vgg_style_crop_is_the_same_window_on_every_frame():
+  base = tf.random.stateless_uniform([1, 48, 64, 3], [1, 2])
+  clip = tf.concat([base * (t + 1) / 4 for t in range(4)], axis=0)  # frame t = base*(t+1)/4
+  for s in range(5):
+    out = augment.vgg_style_crop(clip, tf.constant([s, 9]), 16, 20).numpy()
+    assert out.shape == (4, 16, 16, 3)
+    for t in range(4):
+      np.testing.assert_allclose(out[t], out[0] * (t + 1), rtol=1e-5, atol=1e-6)
+  first = augment.vgg_style_crop(clip, tf.constant([7, 9]), 16, 20)
+  np.testing.assert_array_equal(first, augment.vgg_style_crop(clip, tf.constant([7, 9]), 16,
+                                                              20))
+  with pytest.raises(ValueError, match="min_resize"):
+    augment.vgg_style_crop(clip, tf.constant([7, 9]), 16, 12)
+

@@ -93,3 +93,22 @@ def test_corrupt_record_in_fail_mode_is_one_clear_error(tmp_path):
                            r"config.data.on_corrupt_record='skip' to skip such records.$"):
     for _ in range(20):
       next(batches)
+
+
+def test_mixture_resumes_exactly_and_counts_the_mixed_stream(tmp_path):
+  """Positions count examples of the mixed stream; resuming from one replays the rest."""
+  from test_sources import _mixture_config  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict(dict(seed=1, data=_mixture_config(tmp_path)))
+  config.data.shuffle_buffer, config.data.num_parallel_calls = 4, -1
+  dataset = pipeline.make_train_dataset(config, _label_preprocess, 4, host_fields=True)
+  first = [batch for _, batch in zip(range(10), pipeline.host_batches(dataset))]
+  labels = np.concatenate([batch["label"] for batch, _ in first])
+  assert (labels >= 100).any() and (labels < 100).any()
+  position = first[4][1].next_example
+  assert position == 20  # 5 batches of 4 mixed examples
+  resumed = pipeline.host_batches(pipeline.make_train_dataset(
+      config, _label_preprocess, 4, start_example=position, host_fields=True), position)
+  for (expected, _), (batch, info) in zip(first[5:], resumed):
+    np.testing.assert_array_equal(batch["label"], expected["label"])
+    np.testing.assert_array_equal(batch["seed"], expected["seed"])

@@ -205,3 +205,24 @@ def test_segments_round_trip_and_foreign_records():
   plain = records.make_sequence_example(jpeg_frames=[b"x"])
   parsed = records.parse_sequence_example(tf.constant(plain.SerializeToString()))
   assert parsed["segment_start_us"].shape == (0,) and parsed["segment_labels"].shape == (0,)
+
+
+def test_timed_captions_round_trip_and_untimed_records_parse_to_minus_one():
+  example = records.make_sequence_example(
+      jpeg_frames=[b"x"], captions=["cut the onion", "add oil"],
+      caption_start_us=[1_500_000, 4_000_000], caption_end_us=[3_900_000, 6_250_000])
+  context = example.context.feature
+  assert list(context[records.CAPTION_START_KEY].int64_list.value) == [1_500_000, 4_000_000]
+  parsed = records.parse_sequence_example(tf.constant(example.SerializeToString()))
+  assert list(parsed["captions"].numpy()) == [b"cut the onion", b"add oil"]
+  np.testing.assert_array_equal(parsed["caption_start_us"], [1_500_000, 4_000_000])
+  np.testing.assert_array_equal(parsed["caption_end_us"], [3_900_000, 6_250_000])
+  # Captions without times (jvrl's earlier records, other tools' records): -1 each.
+  untimed = records.make_sequence_example(jpeg_frames=[b"x"], captions=["a", "b", "c"])
+  parsed = records.parse_sequence_example(tf.constant(untimed.SerializeToString()))
+  np.testing.assert_array_equal(parsed["caption_start_us"], [-1, -1, -1])
+  np.testing.assert_array_equal(parsed["caption_end_us"], [-1, -1, -1])
+  assert parsed["caption_start_us"].dtype == tf.int64
+  with pytest.raises(ValueError, match="one time per caption"):
+    records.make_sequence_example(jpeg_frames=[b"x"], captions=["a"], caption_start_us=[0],
+                                  caption_end_us=[1, 2])

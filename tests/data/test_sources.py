@@ -206,3 +206,57 @@ def test_prepare_data_source_generates_once_and_names_the_data(tmp_path):
       f"{pattern!r})")
   with pytest.raises(ValueError, match="matches no file"):
     sources.prepare_data_source(_data_config(train_files=str(tmp_path / "none-*")), ("train",))
+
+
+def _mixture_config(tmp_path, **weights):
+  """config.data reading 'howto' records (labels 0-9) mixed with 'audioset' (100-104)."""
+  howto = _write_records(str(tmp_path / "howto"), "train", 10, 2)
+  audioset = str(tmp_path / "audioset")
+  records.write_sharded_records(
+      [records.make_sequence_example(jpeg_frames=[b"a"], label=100 + i) for i in range(5)],
+      audioset, 1, "train")
+  return _data_config(train_files=howto, mixture=dict(
+      howto=dict(weight=weights.get("howto", 3.0)),
+      audioset=dict(weight=weights.get("audioset", 1.0), source="records",
+                    train_files=records.shard_glob(audioset, "train"))))
+
+
+def test_mixture_draws_members_in_proportion_deterministically(tmp_path):
+  config = _mixture_config(tmp_path)
+  members = sources.mixture_members(config)
+  assert [(name, weight) for name, weight, _ in members] == [("audioset", 1.0), ("howto", 3.0)]
+  stream = sources.make_mixture_dataset(config, "train", seed=5)
+  labels = [int(e["label"]) for e in stream.take(800).as_numpy_iterator()]
+  from_audioset = np.mean([label >= 100 for label in labels])
+  assert abs(from_audioset - 0.25) < 0.05  # weights 1 : 3
+  assert set(labels) == set(range(10)) | set(range(100, 105))  # every member repeats
+  again = [int(e["label"]) for e in sources.make_mixture_dataset(
+      config, "train", seed=5).take(800).as_numpy_iterator()]
+  assert again == labels
+  # Weight 0 switches a member off; without a mixture nothing changes.
+  config.mixture.audioset.weight = 0.0
+  assert [name for name, _, _ in sources.mixture_members(config)] == ["howto"]
+  assert sources.mixture_members(_data_config()) == []
+
+
+@pytest.mark.parametrize("member,message", [
+    (dict(weight=1.0, train_file="x"), "unknown key"),
+    (dict(weight=-1.0), "number >= 0"),
+    (dict(source="records"), "number >= 0"),
+    (dict(weight=1.0, source="tfds:ucf101"), "not TFDS"),
+])
+def test_mixture_members_are_checked(member, message):
+  with pytest.raises(ValueError, match=message):
+    sources.mixture_members(_data_config(mixture=dict(bad=member)))
+  with pytest.raises(ValueError, match="every member has weight 0"):
+    sources.mixture_members(_data_config(mixture=dict(a=dict(weight=0.0))))
+
+
+def test_mixture_names_the_members_files(tmp_path):
+  config = _data_config(train_files=_write_records(str(tmp_path), "train", 2, 1),
+                        mixture=dict(audioset=dict(weight=1.0, source="records", train_files=""),
+                                     main=dict(weight=1.0)))
+  with pytest.raises(ValueError, match=r"config.data.mixture.audioset.train_files"):
+    sources.make_mixture_dataset(config, "train", seed=0)
+  line = sources.prepare_data_source(_mixture_config(tmp_path / "m"), ("train",))
+  assert line.startswith("a training mixture (audioset 1, howto 3)")

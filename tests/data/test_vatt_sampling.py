@@ -46,3 +46,79 @@ def test_select_captions_pads_and_samples_subsets():
   again = vatt_sampling.select_captions(captions, 3, tf.constant([4, 1]))[0]
   assert again.numpy().tolist() == vatt_sampling.select_captions(
       captions, 3, tf.constant([4, 1]))[0].numpy().tolist()  # stateless
+
+
+def nearest_candidates_reference(starts, ends, center, k):
+  """First index of MIL-NCE's K-sentence window around `center`: grow one sentence at a
+  time on the side that keeps the window's span (last end - first start) shortest,
+  right on ties; at an end of the video, grow on the other side."""
+  low = high = center
+  for _ in range(min(k, len(starts)) - 1):
+    if low == 0:
+      high += 1
+    elif high == len(starts) - 1:
+      low -= 1
+    elif ends[high] - starts[low - 1] < ends[high + 1] - starts[low]:
+      low -= 1
+    else:
+      high += 1
+  return low, high
+
+
+def test_timed_bag_is_the_clips_sentence_and_its_nearest_neighbours():
+  rng = np.random.default_rng(0)
+  for trial in range(40):
+    count = int(rng.integers(1, 12))
+    gaps = rng.uniform(0.0, 3.0, count)
+    lengths = rng.uniform(0.5, 6.0, count)
+    starts = np.cumsum(gaps + np.r_[0.0, lengths[:-1]])
+    ends = starts + lengths
+    center, k = int(rng.integers(0, count)), int(rng.integers(1, 7))
+    texts = [f"s{i}".encode() for i in range(count)]
+    bag, real = vatt_sampling.timed_caption_bag(
+        texts, (starts * 1e6).astype(np.int64), (ends * 1e6).astype(np.int64),
+        starts[center] + 0.1, ends[center] - 0.1, k)
+    low, high = nearest_candidates_reference(starts, ends, center, k)
+    expected = texts[low:high + 1]
+    assert bag.numpy().tolist() == expected + [b""] * (k - len(expected)), trial
+    assert real.numpy().tolist() == [True] * len(expected) + [False] * (k - len(expected))
+
+
+def test_timed_bag_picks_the_most_overlapping_or_nearest_sentence():
+  texts = [b"a", b"b", b"c", b"d"]
+  starts = np.array([0, 2_000_000, 5_000_000, 9_000_000], np.int64)
+  ends = np.array([2_000_000, 4_000_000, 8_000_000, 10_000_000], np.int64)
+
+  def center(clip_start, clip_end):
+    return vatt_sampling.timed_caption_bag(texts, starts, ends, clip_start, clip_end,
+                                           1)[0].numpy().tolist()
+
+  assert center(1.5, 3.5) == [b"b"]   # 0.5 s in a, 1.5 s in b
+  assert center(4.6, 4.8) == [b"c"]   # in the gap: b ended 0.6 s before, c starts 0.2 s after
+  assert center(4.05, 4.3) == [b"b"]
+  assert center(11.0, 12.0) == [b"d"]  # after the last sentence
+  # Unsorted sentences are put in time order first.
+  shuffled = [3, 0, 2, 1]
+  bag, _ = vatt_sampling.timed_caption_bag([texts[i] for i in shuffled], starts[shuffled],
+                                           ends[shuffled], 5.5, 6.0, 3)
+  assert bag.numpy().tolist() == [b"b", b"c", b"d"]
+  empty, real = vatt_sampling.timed_caption_bag(tf.constant([], tf.string),
+                                                tf.zeros([0], tf.int64),
+                                                tf.zeros([0], tf.int64), 0.0, 1.0, 2)
+  assert empty.numpy().tolist() == [b"", b""] and not real.numpy().any()
+
+
+def test_captions_without_times_keep_the_video_level_selection():
+  captions = tf.constant([b"c0", b"c1", b"c2", b"c3"])
+  untimed = tf.constant([-1, -1, -1, -1], tf.int64)
+  seed = tf.constant([3, 1])
+  chosen, mask = vatt_sampling.select_clip_captions(captions, untimed, untimed, 12, 8, 10.0, 3,
+                                                    seed)
+  expected, expected_mask = vatt_sampling.select_captions(captions, 3, seed)
+  assert chosen.numpy().tolist() == expected.numpy().tolist()
+  assert mask.numpy().tolist() == expected_mask.numpy().tolist()
+  # With times: frame 12 at 10 fps, 8 frames = [1.2 s, 2.0 s) -> the second sentence.
+  starts = tf.constant([0, 1_000_000, 2_000_000, 3_000_000], tf.int64)
+  chosen, _ = vatt_sampling.select_clip_captions(captions, starts, starts + 1_000_000, 12, 8,
+                                                 10.0, 1, seed)
+  assert chosen.numpy().tolist() == [b"c1"]

@@ -1,4 +1,5 @@
-"""NCE and MIL-NCE: NumPy references with masks and several positives; 1 == 8 devices."""
+"""NCE and MIL-NCE, asymmetric (VATT) and symmetric: NumPy references with masks and several
+positives; 1 == 8 devices."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -53,6 +54,33 @@ def numpy_mil_nce(video, text, temperature, caption_mask=None, video_mask=None):
   return float(np.mean(losses)) if losses else 0.0
 
 
+def numpy_asymmetric_nce(video, candidates, temperature, present=None, candidate_mask=None):
+  """Slow reference of VATT's AsymmetricNCE._calculate_nce (objectives.py), float64.
+
+  For clip i: log-sum-exp over s(v_i, c_jk) for every present clip j (the
+  reference's local2all, masked by embed_2_mask of j) and s(v_j, c_ik) for every
+  clip j (all2local, masked by clip i's own mask), minus the log-sum-exp over
+  its own candidates; the mean over present clips.
+  """
+  v = _normalize(video.astype(np.float64))
+  c = _normalize(candidates.astype(np.float64))
+  if c.ndim == 2:
+    c = c[:, None]
+  batch, num_candidates, _ = c.shape
+  valid = (np.ones((batch, num_candidates), bool) if candidate_mask is None
+           else np.asarray(candidate_mask, bool).copy())
+  clips = valid.any(axis=1) & (True if present is None else np.asarray(present, bool))
+  valid &= clips[:, None]
+  s = lambda i, j, k: v[i] @ c[j, k] / temperature  # noqa: E731
+  losses = []
+  for i in np.flatnonzero(clips):
+    positives = [s(i, i, k) for k in range(num_candidates) if valid[i, k]]
+    local2all = [s(i, j, k) for j in range(batch) for k in range(num_candidates) if valid[j, k]]
+    all2local = [s(j, i, k) for j in range(batch) for k in range(num_candidates) if valid[i, k]]
+    losses.append(_log_sum_exp(local2all + all2local) - _log_sum_exp(positives))
+  return float(np.mean(losses)) if losses else 0.0
+
+
 @pytest.fixture(scope="module")
 def embeddings():
   rng = np.random.default_rng(0)
@@ -96,6 +124,45 @@ def test_mil_nce_matches_numpy_reference_with_several_positives_and_masks(embedd
   assert float(metrics["valid_fraction"]) == np.mean(caption_mask.any(1) & audio_mask)
 
 
+def test_asymmetric_nce_matches_numpy_reference(embeddings, masks):
+  video, audio, text = embeddings
+  audio_mask, caption_mask = masks
+  cases = [(audio, dict()), (audio, dict(present=audio_mask)), (text, dict()),
+           (text, dict(candidate_mask=caption_mask)),
+           (text, dict(candidate_mask=caption_mask, present=audio_mask))]
+  for candidates, kwargs in cases:
+    loss, metrics = multimodal.asymmetric_nce_loss(jnp.asarray(video), jnp.asarray(candidates),
+                                                   0.07, **kwargs)
+    np.testing.assert_allclose(
+        float(loss), numpy_asymmetric_nce(video, candidates, 0.07, **kwargs), rtol=1e-5,
+        err_msg=str((candidates.shape, kwargs.keys())))
+    assert 0.0 <= float(metrics["accuracy"]) <= 1.0
+  assert float(metrics["valid_fraction"]) == np.mean(caption_mask.any(1) & audio_mask)
+
+
+def test_asymmetric_form_counts_positives_twice_and_keeps_absent_clips_videos():
+  # One clip: the positive is in the softmax from both directions, so the loss of a
+  # perfectly matched pair is log 2 (the symmetric form gives 0).
+  asymmetric = jax.jit(lambda v, c, p=None: multimodal.asymmetric_nce_loss(v, c, 0.07, p)[0])
+  symmetric = jax.jit(lambda v, c, p=None: multimodal.nce_loss(v, c, 0.07, p)[0])
+  one = np.ones((1, 4), np.float32)
+  np.testing.assert_allclose(float(asymmetric(one, one)), np.log(2.0), rtol=1e-6)
+  assert float(symmetric(one, one)) < 1e-6
+  # A clip without audio is no query and its audio no negative, but its video is
+  # still a negative for the other clips' audio (VATT masks the candidate side only).
+  rng = np.random.default_rng(3)
+  video, audio = rng.normal(size=(2, 5, 8)).astype(np.float32)
+  present = np.array([True, True, True, True, False])
+  other_video = video.copy()
+  other_video[4] = rng.normal(size=8)
+  other_audio = audio.copy()
+  other_audio[4] = rng.normal(size=8)
+  base = float(asymmetric(video, audio, present))
+  assert float(asymmetric(video, other_audio, present)) == base
+  assert float(asymmetric(other_video, audio, present)) != base
+  assert float(symmetric(other_video, audio, present)) == float(symmetric(video, audio, present))
+
+
 def test_masked_entries_change_nothing_and_all_masked_gives_zero(embeddings, masks):
   video, audio, text = embeddings
   audio_mask, caption_mask = masks
@@ -130,7 +197,9 @@ def test_losses_and_grads_equal_on_1_and_8_devices(embeddings, masks):
 
   def total(v, a, t, am, cm):
     return (multimodal.nce_loss(v, a, 0.07, am)[0]
-            + multimodal.mil_nce_loss(v, t, 0.07, cm)[0])
+            + multimodal.mil_nce_loss(v, t, 0.07, cm)[0]
+            + multimodal.asymmetric_nce_loss(v, a, 0.07, present=am)[0]
+            + multimodal.asymmetric_nce_loss(v, t, 0.07, candidate_mask=cm)[0])
 
   loss_and_grad = jax.value_and_grad(total, argnums=(0, 1, 2))
   args = (video, audio, text, audio_mask, caption_mask)

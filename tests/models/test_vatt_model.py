@@ -55,11 +55,12 @@ def test_registry_backbones_keep_the_feature_map_contract(name):
   video = jnp.zeros((2, 4, 16, 16, 3))
   variables = encoder.init(jax.random.key(0), video, train=False)
   feature_map = encoder.apply(variables, video, train=False)
-  assert feature_map.shape == (2, 1, 1, 1, 16)  # the aggregation token as a 1x1x1 map
+  # The aggregation token as a 1x1x1 map (VATT-MA: after its 1024-d post-projection).
+  assert feature_map.shape == (2, 1, 1, 1, 16 if name == "vatt_video" else 1024)
   # DropToken in training changes the output; evaluation is deterministic.
   trained = encoder.apply(variables, video + jnp.linspace(0, 1, 16)[None, None, None, :, None],
                           train=True, rngs=RNGS)
-  assert trained.shape == (2, 1, 1, 1, 16)
+  assert trained.shape == feature_map.shape
 
 
 def test_drop_token_is_off_in_evaluation_and_on_in_training():
@@ -92,13 +93,40 @@ def test_model_outputs_and_parameter_layout(agnostic):
   if agnostic:  # one transformer serves the three modalities
     assert set(params["encoder"]) == {
         "video_tokenizer", "audio_tokenizer", "text_tokenizer", "transformer",
-        "video_agg_token", "audio_agg_token", "text_agg_token"}
+        "video_agg_token", "audio_agg_token", "text_agg_token", "video_post_projection",
+        "audio_post_projection", "text_post_projection"}
   outputs, updates = model.apply(variables, batch, train=True, rngs=RNGS,
                                  mutable=["batch_stats"])
   assert {k: v.shape for k, v in outputs.items()} == {
       "video_va": (4, 12), "video_vt": (4, 6), "audio_va": (4, 12), "text_vt": (4, 2, 6)}
   assert all(v.dtype == jnp.float32 for v in outputs.values())
   assert set(updates["batch_stats"]["video_head"]) == {"va_bn_1", "va_bn_2", "vt_bn"}
+
+
+def test_modality_agnostic_per_modality_pre_and_post_projections():
+  """VATT's UniversalVATT: per modality GELU(Dense(D)) after the patch projection and
+  GELU(Dense(1024)) on the pooled token; one transformer for all three."""
+  model = _model(agnostic=True)
+  batch = _batch()
+  variables = model.init(jax.random.key(0), batch, train=False)
+  encoder = variables["params"]["encoder"]
+  for modality in ("video", "audio"):
+    pre = encoder[f"{modality}_tokenizer"]["pre_projection"]
+    assert pre["kernel"].shape == (16, 16) and pre["bias"].shape == (16,)
+  assert set(encoder["text_tokenizer"]["projection"]) == {"kernel", "bias"}  # text's pre_proj
+  for modality in ("video", "audio", "text"):
+    assert encoder[f"{modality}_post_projection"]["kernel"].shape == (16, 1024)
+  video = model.apply(variables, batch["video"], method="embed_video")["pooled"]
+  text = model.apply(variables, batch["text_ids"], batch["text_mask"], method="embed_text")
+  assert video.shape == (4, 1024) and text["pooled"].shape == (4, 2, 1024)
+  assert float(jnp.min(video)) > -0.2  # GELU's output (its minimum is -0.17)
+  assert variables["params"]["audio_head"]["kernel"].shape == (1024, 12)
+  plain = vatt.vatt_mat(**TINY, patch_size=(2, 8, 8), pos_buckets=(2, 2, 2),
+                        audio_patch_size=128, audio_pos_buckets=4, text_max_length=6,
+                        pre_projection=False, post_projection_dim=0)
+  params = plain.init(jax.random.key(0), batch["video"], train=False)["params"]
+  assert "pre_projection" not in params["video_tokenizer"]
+  assert not any(name.endswith("post_projection") for name in params)
 
 
 def test_text_padding_does_not_change_the_embedding():

@@ -40,6 +40,14 @@ is kept whole and its annotated segments go into its record:
                   SEGMENT: the rows of one video are ONE record (while the
                   'csv' format's start,end TRIM a clip, one record per row).
 
+Videos with timed captions (`timed_captions.py`; VATT): every video is kept
+whole and its sentences (start, end, text) go into its record:
+
+  'howto100m'     a CSV `video_id|path,start,end,text[,split]` (one row per
+                  SENTENCE), a folder of per-video `<video_id>.csv` files
+                  (`start,end,text`), or HowTo100M's caption.json, against
+                  `video_root`.
+
 Entries named by a CSV or split file whose video does not exist are returned
 in `VideoListing.missing`, so that the caller can report them.
 """
@@ -48,7 +56,7 @@ import dataclasses
 import glob
 import os
 import re
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from jvrl.data.prepare import problems as problems_lib
 from jvrl.data.prepare import segments as segments_lib
@@ -57,8 +65,22 @@ VIDEO_EXTENSIONS = frozenset((
     ".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".mpg", ".mpeg", ".flv", ".3gp",
     ".ogv", ".wmv", ".ts", ".mts"))
 UNTRIMMED_FORMATS = ("activitynet", "thumos14", "segments_csv")
-FORMATS = ("auto", "folder", "csv", "ucf101", "hmdb51", "kinetics") + UNTRIMMED_FORMATS
+TIMED_CAPTION_FORMATS = ("howto100m",)
+FORMATS = (("auto", "folder", "csv", "ucf101", "hmdb51", "kinetics") + UNTRIMMED_FORMATS
+           + TIMED_CAPTION_FORMATS)
 _SPLIT_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+class TimedCaption(NamedTuple):
+  """One sentence of a video's narration (e.g. HowTo100M's ASR).
+
+  Attributes:
+    start, end: its time span in seconds from the video's first frame.
+    text: the sentence.
+  """
+  start: float
+  end: float
+  text: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +102,8 @@ class VideoEntry:
       lists in its record).
     annotated_seconds: the video's duration according to its annotation
       (ActivityNet), compared with the decoded duration; None = not given.
+    captions: the timed sentences of a video kept whole, in time order;
+      None = none (the record's captions are then `caption`, untimed).
   """
   path: str
   file: str
@@ -90,6 +114,7 @@ class VideoEntry:
   end: Optional[float] = None
   segments: Optional[tuple[segments_lib.AnnotatedSegment, ...]] = None
   annotated_seconds: Optional[float] = None
+  captions: Optional[tuple[TimedCaption, ...]] = None
 
   @property
   def key(self) -> tuple:

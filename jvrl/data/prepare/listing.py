@@ -1,12 +1,14 @@
 """Lists the videos of a preparation input in any supported format.
 
 The one entry point over the listings of `inputs` (folders, CSVs, UCF101,
-HMDB51, Kinetics) and `untrimmed` (ActivityNet, THUMOS14, segments CSV),
-which builds on `inputs`; see `inputs` for the formats.
+HMDB51, Kinetics), `untrimmed` (ActivityNet, THUMOS14, segments CSV) and
+`timed_captions` (HowTo100M), which build on `inputs`; see `inputs` for the
+formats.
 """
 import os
 
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import timed_captions
 from jvrl.data.prepare import untrimmed
 
 
@@ -18,13 +20,15 @@ def list_videos(input_path: str, *, fmt: str = "auto", split: str = "train",
 
   Args:
     input_path: a folder (folder, ucf101, hmdb51) or a CSV (csv, kinetics,
-      segments_csv); not used by activitynet and thumos14.
+      segments_csv); the captions (howto100m: CSV, folder or JSON); not used
+      by activitynet and thumos14.
     fmt: one of `inputs.FORMATS`.
     split: split of every video for 'folder', and of CSV rows without a split.
     split_file: the official split lists (ucf101, hmdb51).
     split_number: which official split (1-3) when `split_file` is a folder.
     video_root: where relative CSV paths / Kinetics clips are (default: the
-      CSV's folder); the folder of the ActivityNet / THUMOS14 videos.
+      CSV's folder); the folder of the ActivityNet / THUMOS14 / HowTo100M
+      videos.
     annotations: ActivityNet's JSON (activitynet).
     annotation_dir: THUMOS14's annotation folder(s), comma-separated
       (thumos14).
@@ -40,6 +44,8 @@ def list_videos(input_path: str, *, fmt: str = "auto", split: str = "train",
       fmt = owner
     elif value and fmt != owner:
       raise ValueError(f"--{flag} is read by --format={owner} only, not {fmt!r}.")
+  if fmt == timed_captions.FORMAT:
+    return timed_captions.list_howto100m(input_path, video_root, split)
   if fmt in inputs.UNTRIMMED_FORMATS:
     return untrimmed.list_untrimmed(fmt, input_path=input_path, split=split,
                                     video_root=video_root, annotations=annotations,

@@ -10,7 +10,9 @@
                                         seconds, height, width, has_audio,
                                         audio_samples, flags (+ start/end,
                                         caption; + segments, annotated_segments
-                                        for untrimmed videos); per split: glob,
+                                        for untrimmed videos; + timed_captions
+                                        for videos with timed sentences);
+                                        per split: glob,
                                         shards, videos, frames
   report.json                           every failure, skipped video and
                                         warning with its reason (segment
@@ -90,6 +92,8 @@ class PrepareSummary:
     shards_total, shards_resumed: shards in the plan; already finished before
       this run.
     frames_this_run, seconds_this_run: frames written and wall time of this run.
+    timed_captions: for videos with timed sentences (HowTo100M; else None):
+      the sentences stored in the written videos.
   """
   output_dir: str
   listed: int
@@ -107,6 +111,7 @@ class PrepareSummary:
   skipped: int = 0
   skipped_reasons: dict[str, int] = dataclasses.field(default_factory=dict)
   segments: Optional[dict[str, Any]] = None
+  timed_captions: Optional[int] = None
 
   def _splits(self) -> tuple[str, str | None, tuple[str, ...], str]:
     """(train split, test split or None, test split names, config) of the command."""
@@ -114,6 +119,8 @@ class PrepareSummary:
     if self.segments is not None:
       config, tests = "configs/tsp_synthetic.py", _TSP_EVAL_TEST_SPLITS
       train = next((s for s in _TSP_TRAIN_SPLITS if s in self.splits), "train")
+    elif self.timed_captions is not None:
+      config = "configs/vatt_base_howto100m.py"
     test = next((s for s in tests if s in self.splits and s != train), None)
     return train, test, tests, config
 
@@ -146,6 +153,10 @@ class PrepareSummary:
       return ""
     flags = ["--config.data.source=records",
              f"--config.data.train_files='{self.splits[train]['pattern']}'"]
+    if self.timed_captions is not None:
+      flags += [f"--config.vatt.text.vocab_file={os.path.join(self.output_dir, 'vocab.txt')}",
+                "--config.vatt.text.word2vec_file=<word vectors, e.g. "
+                "GoogleNews-vectors-negative300.bin>"]
     if self.no_evaluation_reason():
       flags.append("--mode=train")
     else:
@@ -187,6 +198,12 @@ class PrepareSummary:
     lines.append(f"  Details: {os.path.join(self.output_dir, REPORT_FILE)}; per video: "
                  f"{os.path.join(self.output_dir, MANIFEST_FILE)}; {self.num_labels} classes: "
                  f"{os.path.join(self.output_dir, labels_lib.LABELS_FILE)}")
+    if self.timed_captions is not None:
+      train = self._splits()[0]
+      lines.append(f"  Timed captions: {self.timed_captions:,} sentences in the written "
+                   "videos. Build their vocabulary before training: python "
+                   f"data/build_vocab.py --files='{self.splits.get(train, {}).get('pattern', '')}'"
+                   f" --output={os.path.join(self.output_dir, 'vocab.txt')} --min_count=5")
     command = self.train_command()
     if command:
       reason = self.no_evaluation_reason()
@@ -215,6 +232,8 @@ def _entries_digest(entries: Sequence[inputs.VideoEntry]) -> str:
     out = [list(e.key), e.label, e.caption]
     if e.segments is not None:  # Untrimmed entries only: older digests stay valid.
       out += [[list(s) for s in e.segments], e.annotated_seconds]
+    if e.captions is not None:  # Timed captions only, likewise.
+      out += [[list(c) for c in e.captions]]
     return out
   rows = sorted(json.dumps(row(e)) for e in entries)
   return hashlib.sha1("\n".join(rows).encode("utf-8")).hexdigest()
@@ -418,6 +437,8 @@ def prepare_videos(
   warning_reasons = collections.Counter(problems_lib.category(p.reason) for p in warnings)
   segment_counts = _segment_counts(videos, warnings) if any(
       e.segments is not None for e in listing.entries + listing.missing) else None
+  timed_captions = sum(v.get("timed_captions", 0) for v in videos) if any(
+      e.captions is not None for e in listing.entries + listing.missing) else None
   split_info = _split_info(output_dir, plan, videos)
   labels_lib.write_labels(os.path.join(output_dir, labels_lib.LABELS_FILE), labels)
   shards.write_json(os.path.join(output_dir, MANIFEST_FILE), {
@@ -444,4 +465,5 @@ def prepare_videos(
       warning_reasons=dict(warning_reasons), splits=split_info, num_labels=len(labels),
       shards_total=len(plan), shards_resumed=len(plan) - len(todo),
       frames_this_run=progress.frames, seconds_this_run=progress.elapsed,
-      skipped=len(skipped), skipped_reasons=dict(skipped_reasons), segments=segment_counts)
+      skipped=len(skipped), skipped_reasons=dict(skipped_reasons), segments=segment_counts,
+      timed_captions=timed_captions)

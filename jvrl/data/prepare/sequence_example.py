@@ -27,6 +27,8 @@ WAVEFORM_KEY = "WAVEFORM/feature/floats"
 LABEL_INDEX_KEY = "clip/label/index"
 LABEL_TEXT_KEY = "clip/label/text"
 CAPTION_KEY = "caption/string"
+CAPTION_START_KEY = "caption/start/timestamp"
+CAPTION_END_KEY = "caption/end/timestamp"
 FILENAME_KEY = "video/filename"
 START_TIMESTAMP_KEY = "clip/start/timestamp"
 END_TIMESTAMP_KEY = "clip/end/timestamp"
@@ -105,12 +107,19 @@ def serialize_video_record(
     start_us: Optional[int] = None,
     end_us: Optional[int] = None,
     segments: Sequence[Sequence] = (),
+    caption_start_us: Sequence[int] = (),
+    caption_end_us: Sequence[int] = (),
 ) -> bytes:
   """The serialized SequenceExample of one video; arguments as `records.make_sequence_example`.
 
   `segments` are `records.Segment`s or any (start_us, end_us, label,
   label_text) tuples (this module does not import `records`: TensorFlow).
   """
+  if len(caption_start_us) != len(caption_end_us) or (
+      caption_start_us and len(caption_start_us) != len(captions)):
+    raise ValueError(f"caption_start_us and caption_end_us must both be empty or both hold one "
+                     f"time per caption: {len(captions)} captions, {len(caption_start_us)} "
+                     f"starts, {len(caption_end_us)} ends.")
   context = {}
   if label >= 0:
     context[LABEL_INDEX_KEY] = int64_feature(label)
@@ -118,6 +127,9 @@ def serialize_video_record(
     context[LABEL_TEXT_KEY] = bytes_feature([_to_bytes(label_text)])
   if captions:
     context[CAPTION_KEY] = bytes_feature([_to_bytes(c) for c in captions])
+  if caption_start_us:
+    context[CAPTION_START_KEY] = int64_list_feature(caption_start_us)
+    context[CAPTION_END_KEY] = int64_list_feature(caption_end_us)
   if filename:
     context[FILENAME_KEY] = bytes_feature([_to_bytes(filename)])
   if start_us is not None:

@@ -16,6 +16,10 @@ its own (with the segment), a video left with no segment is written and
 flagged `no_segments` (TSP reads it as all background), and an annotated
 duration more than `DURATION_TOLERANCE_SECONDS` away from the decoded one is
 flagged `duration_mismatch`.
+
+A video with timed captions (`VideoEntry.captions` not None, e.g. HowTo100M)
+is decoded whole too; its sentences are stored in time order as
+'caption/string' with 'caption/start|end/timestamp' in microseconds.
 """
 import dataclasses
 import io
@@ -162,11 +166,19 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int,
     stored, issues = segments_lib.check_segments(entry.segments, segment_labels,
                                                  video.seconds)
     segment_warnings = _segment_problems(entry, video, stored, issues)
+  captions = [entry.caption] if entry.caption else []
+  caption_start_us, caption_end_us = [], []
+  if entry.captions is not None:  # Timed sentences of a whole video, in time order.
+    captions = [c.text for c in entry.captions]
+    caption_start_us = [int(round(c.start * 1e6)) for c in entry.captions]
+    caption_end_us = [int(round(c.end * 1e6)) for c in entry.captions]
   record = sequence_example.serialize_video_record(
       jpeg_frames=video.frames,
       label=label_index,
       label_text=entry.label,
-      captions=[entry.caption] if entry.caption else [],
+      captions=captions,
+      caption_start_us=caption_start_us,
+      caption_end_us=caption_end_us,
       waveform=video.waveform,
       filename=entry.file,
       fps=video.fps,
@@ -196,4 +208,6 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int,
     info["start"], info["end"] = entry.start, entry.end
   if entry.segments is not None:
     info["segments"], info["annotated_segments"] = len(stored), len(entry.segments)
+  if entry.captions is not None:
+    info["timed_captions"] = len(entry.captions)
   return VideoResult(record=record, info=info, problems=warnings)

@@ -6,7 +6,12 @@
   [pt, ph, pw, C, D] layout): the same function, and fast on CPU, where XLA's
   strided 3-D convolution gradients are slow.
 * Audio: raw-waveform patches (128 samples), the Conv1D counterpart.
-* Text: word vectors -> Dense (the word embedding table is the model's).
+* Text: word vectors -> GELU(Dense(D)), VATT's text pre-projection
+  (google-research vatt modeling/backbones/text/factory.py `LanguageModel`:
+  `pre_proj = Dense(d_pre_proj, use_bias=False, activation='gelu')`, d_pre_proj
+  = the text transformer's width; the modality-agnostic model's
+  `UniversalVATT.pre_proj['text']` is the same with a bias). The word vectors
+  come from the model's embedding table (`VattModel`).
 
 Position embeddings are learned and factorised: one table per grid axis
 (temporal, vertical, horizontal for video), summed. Each table is learned for
@@ -101,15 +106,26 @@ class PatchEmbedding(nn.Module):
     return y + bias.astype(self.dtype)
 
 
+def _pre_projection(tokens: jax.Array, width: int, dtype: Any) -> jax.Array:
+  """GELU(Dense(width)) on every token: the modality-agnostic model's per-modality
+  `pre_proj` (google-research vatt modeling/backbones/unified/uvatt.py
+  `UniversalVATT`: Dense(d_model, activation='gelu'), between the patch
+  projection and the position embeddings)."""
+  return nn.gelu(nn.Dense(width, dtype=dtype, param_dtype=jnp.float32,
+                          name="pre_projection")(tokens), approximate=False)
+
+
 class VoxelTokenizer(nn.Module):
   """Video in [0, 1] -> voxel-patch tokens [B, t, h, w, D] with position embeddings.
 
-  Pixels are mapped to [-1, 1] first (VATT's input range).
+  Pixels are mapped to [-1, 1] first (VATT's input range). `pre_projection`
+  adds GELU(Dense(D)) after the patch projection (VATT-MA).
   """
   patch_size: Sequence[int] = (4, 16, 16)
   width: int = 768
   pos_buckets: Sequence[int] = (8, 14, 14)
   dtype: Any = jnp.float32
+  pre_projection: bool = False
 
   @nn.compact
   def __call__(self, video: jax.Array) -> jax.Array:
@@ -117,16 +133,22 @@ class VoxelTokenizer(nn.Module):
       raise ValueError(f"video must be [B, T, H, W, C], got shape {video.shape}.")
     x = video.astype(self.dtype) * 2.0 - 1.0
     tokens = PatchEmbedding(self.patch_size, self.width, self.dtype, name="projection")(x)
+    if self.pre_projection:
+      tokens = _pre_projection(tokens, self.width, self.dtype)
     return FactorizedPositionEmbedding(self.pos_buckets, ("temporal", "vertical", "horizontal"),
                                        name="position_embedding")(tokens)
 
 
 class WaveformTokenizer(nn.Module):
-  """Waveform [B, S] -> patch tokens [B, S / patch_size, D] with position embeddings."""
+  """Waveform [B, S] -> patch tokens [B, S / patch_size, D] with position embeddings.
+
+  `pre_projection` adds GELU(Dense(D)) after the patch projection (VATT-MA).
+  """
   patch_size: int = 128
   width: int = 768
   pos_buckets: int = 1200
   dtype: Any = jnp.float32
+  pre_projection: bool = False
 
   @nn.compact
   def __call__(self, waveform: jax.Array) -> jax.Array:
@@ -134,21 +156,32 @@ class WaveformTokenizer(nn.Module):
       raise ValueError(f"waveform must be [B, S], got shape {waveform.shape}.")
     tokens = PatchEmbedding((self.patch_size,), self.width, self.dtype, name="projection")(
         waveform[..., None])
+    if self.pre_projection:
+      tokens = _pre_projection(tokens, self.width, self.dtype)
     return FactorizedPositionEmbedding((self.pos_buckets,), ("temporal",),
                                        name="position_embedding")(tokens)
 
 
 class TextTokenizer(nn.Module):
-  """Word vectors [B, L, E] -> Dense(D) tokens [B, L, D] with position embeddings."""
+  """Word vectors [B, L, E] -> GELU(Dense(D)) tokens [B, L, D] with position embeddings.
+
+  Attributes:
+    width: D, the transformer's width (VATT: 512 for the text tower).
+    pos_buckets: positions the table is learned for (16 words).
+    use_bias: the projection's bias (VATT: none in the modality-specific
+      text tower, one in the modality-agnostic model).
+  """
   width: int = 512
   pos_buckets: int = 16
   dtype: Any = jnp.float32
+  use_bias: bool = False
 
   @nn.compact
   def __call__(self, word_vectors: jax.Array) -> jax.Array:
     if word_vectors.ndim != 3:
       raise ValueError(f"word_vectors must be [B, L, E], got shape {word_vectors.shape}.")
-    tokens = nn.Dense(self.width, dtype=self.dtype, param_dtype=jnp.float32,
-                      name="projection")(word_vectors)
+    tokens = nn.gelu(nn.Dense(self.width, use_bias=self.use_bias, dtype=self.dtype,
+                              param_dtype=jnp.float32, name="projection")(word_vectors),
+                     approximate=False)
     return FactorizedPositionEmbedding((self.pos_buckets,), ("position",),
                                        name="position_embedding")(tokens)

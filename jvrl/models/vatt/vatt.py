@@ -9,10 +9,15 @@ that token's final output as the pooled feature):
   map, so the shared evaluation, export and linear probe use it unchanged.
 * `AudioEncoder`, `TextEncoder`: the modality-specific audio and text towers.
 * `ModalityAgnosticEncoder` (registry name 'vatt_mat'): one transformer with
-  shared weights for all three modalities, modality-specific tokenisers and
-  aggregation tokens only.
+  shared weights for all three modalities; per modality only the tokeniser
+  (with its pre-projection GELU(Dense(D))), the aggregation token and the
+  post-projection GELU(Dense(1024)) of the pooled feature, as
+  google-research vatt modeling/backbones/unified/uvatt.py `UniversalVATT`
+  (`pre_proj`, `post_proj`, `d_post_proj=1024` in configs/unified.py).
 
-`VattModel` adds the word embeddings and the fine-and-coarse projection heads:
+`VattModel` adds the word embeddings (learned, or VATT's frozen word2vec
+vectors kept in the non-trainable `FROZEN_COLLECTION`, so no gradient and no
+optimiser ever touches them) and the fine-and-coarse projection heads:
 video -> video-audio space (512-d) by Dense -> BN -> ReLU -> Dense -> BN; that
 embedding -> video-text space (256-d) by ReLU -> Dense -> BN; audio ->
 Dense(512); text -> Dense(256). Audio is compared with video in the finer
@@ -23,11 +28,13 @@ Medium 12 / 1024 / 16 / 4096, Large 24 / 1024 / 16 / 4096; 'small' is the
 text transformer (6 / 512 / 8 / 2048). Explicit `num_layers`, `hidden_size`,
 `num_heads`, `mlp_dim` override the preset (tiny CPU models).
 """
+import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jvrl.models.vatt import tokenizers
 from jvrl.models.vatt import transformer
@@ -39,6 +46,20 @@ SIZES: Mapping[str, Mapping[str, int]] = {
     "large": dict(num_layers=24, hidden_size=1024, num_heads=16, mlp_dim=4096),
 }
 _AGG_INIT = nn.initializers.normal(stddev=0.02)
+# The flax collection of VattModel's frozen word vectors: not 'params', so the
+# gradient and the optimiser never see it; the trainer carries it in
+# `TrainState.model_state` (checkpointed, unchanged by every step).
+FROZEN_COLLECTION = "frozen"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FrozenTable:
+  """A constant table handed to a module (compared and hashed by identity).
+
+  Attributes:
+    values: float32 [V, E] (VATT: the vocabulary's word2vec vectors).
+  """
+  values: np.ndarray
 
 
 def resolve_size(size: str, num_layers: Optional[int] = None,
@@ -168,7 +189,13 @@ class ModalityAgnosticEncoder(_TransformerSettings):
 
   `__call__` is the video path (backbone contract, as `VideoEncoder`);
   `encode_audio` and `encode_text` run the other modalities through the same
-  transformer weights. Tokenisers and aggregation tokens are per modality.
+  transformer weights. Per modality (VATT's `UniversalVATT`): the tokeniser
+  with its pre-projection GELU(Dense(D)) (`pre_projection`; the text
+  tokeniser's projection is the text one), the aggregation token, and the
+  post-projection GELU(Dense(`post_projection_dim`)) of the pooled feature
+  (0 = none; VATT: 1024), so the pooled features are `post_projection_dim`-d.
+  The reference applies the post-projection to every output token and pools
+  token 0; only the pooled token is used, so only it is projected here.
   The video options have `VideoEncoder`'s names, so a config can switch
   `model_name` between 'vatt_video' and 'vatt_mat' alone.
   """
@@ -178,41 +205,57 @@ class ModalityAgnosticEncoder(_TransformerSettings):
   audio_pos_buckets: int = 1200
   text_max_length: int = 16
   drop_token_keep_ratio: float = 0.5
+  pre_projection: bool = True
+  post_projection_dim: int = 1024
 
   def setup(self):
     width = self.hidden_size
     self.video_tokenizer = tokenizers.VoxelTokenizer(
-        self.patch_size, width, self.pos_buckets, self.dtype)
+        self.patch_size, width, self.pos_buckets, self.dtype, self.pre_projection)
     self.audio_tokenizer = tokenizers.WaveformTokenizer(
-        self.audio_patch_size, width, self.audio_pos_buckets, self.dtype)
-    self.text_tokenizer = tokenizers.TextTokenizer(width, self.text_max_length, self.dtype)
+        self.audio_patch_size, width, self.audio_pos_buckets, self.dtype, self.pre_projection)
+    self.text_tokenizer = tokenizers.TextTokenizer(width, self.text_max_length, self.dtype,
+                                                   use_bias=True)
     self.drop_token = transformer.DropToken(self.drop_token_keep_ratio)
     self.video_agg_token = self.param("video_agg_token", _AGG_INIT, (width,), jnp.float32)
     self.audio_agg_token = self.param("audio_agg_token", _AGG_INIT, (width,), jnp.float32)
     self.text_agg_token = self.param("text_agg_token", _AGG_INIT, (width,), jnp.float32)
     self.transformer = self._transformer("transformer")
+    if self.post_projection_dim:
+      self.post_projections = {
+          modality: nn.Dense(self.post_projection_dim, dtype=self.dtype,
+                             param_dtype=jnp.float32, name=f"{modality}_post_projection")
+          for modality in ("video", "audio", "text")}
+
+  def _pool(self, modality: str, tokens: jax.Array, mask: Optional[jax.Array],
+            train: bool) -> jax.Array:
+    """The shared transformer's aggregation-token output, post-projected: [B, D']."""
+    pooled = self.transformer(tokens, mask, train)[:, 0]
+    if not self.post_projection_dim:
+      return pooled
+    return nn.gelu(self.post_projections[modality](pooled), approximate=False)
 
   def pooled(self, video: jax.Array, train: bool) -> jax.Array:
-    """Video [B, T, H, W, 3] in [0, 1] -> pooled feature [B, D]."""
+    """Video [B, T, H, W, 3] in [0, 1] -> pooled feature [B, D']."""
     tokens = self.video_tokenizer(video)
     tokens = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])
     tokens = _prepend_token(self.video_agg_token, self.drop_token(tokens, train))
-    return self.transformer(tokens, None, train)[:, 0]
+    return self._pool("video", tokens, None, train)
 
   def __call__(self, video: jax.Array, train: bool = False) -> jax.Array:
-    """Video -> pooled feature as a map [B, 1, 1, 1, D] (backbone contract)."""
+    """Video -> pooled feature as a map [B, 1, 1, 1, D'] (backbone contract)."""
     return self.pooled(video, train)[:, None, None, None, :]
 
   def encode_audio(self, waveform: jax.Array, train: bool = False) -> jax.Array:
-    """Waveform [B, S] -> pooled feature [B, D]."""
+    """Waveform [B, S] -> pooled feature [B, D']."""
     tokens = self.drop_token(self.audio_tokenizer(waveform), train)
-    return self.transformer(_prepend_token(self.audio_agg_token, tokens), None, train)[:, 0]
+    return self._pool("audio", _prepend_token(self.audio_agg_token, tokens), None, train)
 
   def encode_text(self, word_vectors: jax.Array, mask: jax.Array,
                   train: bool = False) -> jax.Array:
-    """Word vectors [B, L, E], mask bool [B, L] -> pooled feature [B, D]."""
+    """Word vectors [B, L, E], mask bool [B, L] -> pooled feature [B, D']."""
     tokens = _prepend_token(self.text_agg_token, self.text_tokenizer(word_vectors))
-    return self.transformer(tokens, _with_token_mask(mask), train)[:, 0]
+    return self._pool("text", tokens, _with_token_mask(mask), train)
 
 
 class VideoProjection(nn.Module):
@@ -249,8 +292,11 @@ class VattModel(nn.Module):
       use (`Objective.encoder_name`).
     audio_encoder, text_encoder: the modality-specific towers; None with a
       `ModalityAgnosticEncoder` (its `encode_audio` / `encode_text` are used).
-    vocab_size, word_dim: the word embedding table (learned; VATT used
-      frozen 300-d word2vec vectors).
+    vocab_size, word_dim: the word embedding table.
+    frozen_word_vectors: None = a learned table ('params'/'word_embeddings');
+      a `FrozenTable` [vocab_size, word_dim] = VATT's frozen word2vec vectors
+      ('frozen'/'word_vectors', never trained: VATT's
+      `Embedding(..., trainable=False)`).
     va_dim, vt_dim: the video-audio and video-text spaces (512, 256).
     dtype: computation dtype of the embedding and heads.
   """
@@ -262,13 +308,22 @@ class VattModel(nn.Module):
   va_dim: int = 512
   vt_dim: int = 256
   dtype: Any = jnp.float32
+  frozen_word_vectors: Optional[FrozenTable] = None
 
   def setup(self):
     if (self.audio_encoder is None) != (self.text_encoder is None):
       raise ValueError("audio_encoder and text_encoder must both be set (modality-specific) "
                        "or both be None (modality-agnostic encoder).")
-    self.word_embeddings = nn.Embed(self.vocab_size, self.word_dim, dtype=self.dtype,
-                                    param_dtype=jnp.float32)
+    if self.frozen_word_vectors is None:
+      self.word_embeddings = nn.Embed(self.vocab_size, self.word_dim, dtype=self.dtype,
+                                      param_dtype=jnp.float32)
+    else:
+      table = np.asarray(self.frozen_word_vectors.values, np.float32)
+      if table.shape != (self.vocab_size, self.word_dim):
+        raise ValueError(f"The frozen word vectors are {table.shape}; the model needs "
+                         f"[vocab_size, word_dim] = {(self.vocab_size, self.word_dim)}.")
+      self.word_vectors = self.variable(FROZEN_COLLECTION, "word_vectors",
+                                        lambda: jnp.asarray(table))
     self.video_head = VideoProjection(self.va_dim, self.vt_dim, dtype=self.dtype)
     self.audio_head = nn.Dense(self.va_dim, dtype=self.dtype, param_dtype=jnp.float32)
     self.text_head = nn.Dense(self.vt_dim, dtype=self.dtype, param_dtype=jnp.float32)
@@ -295,7 +350,11 @@ class VattModel(nn.Module):
     """Token ids [..., L] and mask [..., L] -> pooled [..., D] and 'vt' [..., vt_dim]."""
     lead, length = ids.shape[:-1], ids.shape[-1]
     flat_ids, flat_mask = ids.reshape(-1, length), mask.reshape(-1, length)
-    vectors = self.word_embeddings(flat_ids)
+    if self.frozen_word_vectors is None:
+      vectors = self.word_embeddings(flat_ids)
+    else:
+      table = jax.lax.stop_gradient(self.word_vectors.value)
+      vectors = jnp.take(table, flat_ids, axis=0).astype(self.dtype)
     if self.text_encoder is None:
       pooled = self.encoder.encode_text(vectors, flat_mask, train)
     else:
@@ -373,12 +432,20 @@ def vatt_mat(*, size: str = "base", num_layers: Optional[int] = None,
              audio_pos_buckets: int = 1200, text_max_length: int = 16,
              drop_token_keep_ratio: float = 0.5, dropout_rate: float = 0.1,
              attention_dropout_rate: float = 0.0, layer_norm_epsilon: float = 1e-6,
+             pre_projection: bool = True, post_projection_dim: int = 1024,
              dtype: Any = jnp.float32) -> ModalityAgnosticEncoder:
-  """VATT-MA: one shared transformer for video, audio and text (backbone 'vatt_mat')."""
+  """VATT-MA: one shared transformer for video, audio and text (backbone 'vatt_mat').
+
+  `pre_projection` / `post_projection_dim`: the per-modality projections of
+  VATT's `UniversalVATT` (on / 1024 there); False / 0 leaves them out.
+  """
+  if post_projection_dim < 0:
+    raise ValueError(f"post_projection_dim must be >= 0 (0 = none), got {post_projection_dim}.")
   return ModalityAgnosticEncoder(
       **resolve_size(size, num_layers, hidden_size, num_heads, mlp_dim),
       patch_size=_tuple(patch_size), pos_buckets=_tuple(pos_buckets),
       audio_patch_size=int(audio_patch_size), audio_pos_buckets=int(audio_pos_buckets),
       text_max_length=int(text_max_length), drop_token_keep_ratio=float(drop_token_keep_ratio),
+      pre_projection=bool(pre_projection), post_projection_dim=int(post_projection_dim),
       dropout_rate=float(dropout_rate), attention_dropout_rate=float(attention_dropout_rate),
       layer_norm_epsilon=float(layer_norm_epsilon), dtype=dtype)

@@ -12,7 +12,8 @@ def test_keys_are_those_of_records():
   for name in ("FRAMES_KEY", "WAVEFORM_KEY", "LABEL_INDEX_KEY", "LABEL_TEXT_KEY", "CAPTION_KEY",
                "FILENAME_KEY", "START_TIMESTAMP_KEY", "END_TIMESTAMP_KEY", "FPS_KEY",
                "SAMPLE_RATE_KEY", "SEGMENT_START_KEY", "SEGMENT_END_KEY",
-               "SEGMENT_LABEL_INDEX_KEY", "SEGMENT_LABEL_TEXT_KEY"):
+               "SEGMENT_LABEL_INDEX_KEY", "SEGMENT_LABEL_TEXT_KEY", "CAPTION_START_KEY",
+               "CAPTION_END_KEY"):
     assert getattr(sequence_example, name) == getattr(records, name)
 
 
@@ -29,10 +30,20 @@ def test_keys_are_those_of_records():
                    records.Segment(67_500_000, 75_900_000, 199, "Zumba"),
                    records.Segment(2**40, 2**40 + 7, 3, "déjà")]),
     dict(jpeg_frames=[b"f"], label=2, segments=[(5, 6, 1, b"bytes label")]),
+    dict(jpeg_frames=[b"f"] * 2, fps=10.0, captions=["pour the flour", "stir", "déjà"],
+         caption_start_us=[0, 3_910_000, 2**40], caption_end_us=[3_900_000, 5_000_000, 2**41]),
 ])
 def test_bytes_equal_records_deterministic_serialization(fields):
   expected = records.make_sequence_example(**fields).SerializeToString(deterministic=True)
   assert sequence_example.serialize_video_record(**fields) == expected
+
+
+def test_rejects_caption_times_that_do_not_fit_the_captions():
+  for module in (sequence_example.serialize_video_record, records.make_sequence_example):
+    with pytest.raises(ValueError, match="one time per caption"):
+      module(jpeg_frames=[], captions=["a", "b"], caption_start_us=[0], caption_end_us=[1])
+    with pytest.raises(ValueError, match="one time per caption"):
+      module(jpeg_frames=[], captions=["a"], caption_start_us=[0], caption_end_us=[])
 
 
 def test_rejects_multichannel_waveform():
