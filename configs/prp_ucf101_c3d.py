@@ -12,34 +12,53 @@ configs/prp_ucf101_r2plus1d.py are the same recipe with PRP's other backbones.
 Recipe (PRP's train_predict.py): 16-frame clips at rates 1, 2, 4, 8 (frames
 resized to 128x171, centre 112x112 crop, pixels in [0, 1]), 32-frame 2x
 slow-motion target, motion-attention MSE + 0.1 x rate cross-entropy; SGD
-lr 0.01 (rate classifier 10x), momentum 0.9, weight decay 5e-4, batch 8,
-300 epochs, reduce-on-plateau (factor 0.1, patience 50 epochs, lr >= 1e-7).
-Batch sizes other than 8 scale the learning rate linearly
-(`optimizer.lr_batch_scaling=8`).
-Deviations: the plateau is measured on the TRAINING loss averaged over each
-epoch (PRP: on 800 held-out training videos, which jvrl has no loop for);
-weight decay touches conv / dense kernels only (PyTorch's SGD also decays BN
-and biases); rate-1 targets mask the frames that do not exist out of the loss
-(REFERENCE §3; the released code trains on their neighbour average); videos
-too short for a rate loop instead of being replaced by another video.
+lr 0.01 (rate classifier 10x), momentum 0.9, weight decay 5e-4 on every
+parameter (PyTorch's SGD over model.parameters(): `weight_decay_mask='all'`),
+batch 8, 300 epochs, reduce-on-plateau (factor 0.1, lr >= 1e-7; PyTorch's
+patience 50 cuts after the 51st epoch without improvement, optax's after the
+`plateau_patience`-th, hence 51). Batch sizes other than 8 scale the learning
+rate linearly (`optimizer.lr_batch_scaling=8`). The rate-1 target frames that
+do not exist are filled with their neighbours' mean and left out of the loss,
+as in the released code (train_predict.py `Motion_MSEloss_NoFakeGt` with
+`recon_flags`). The motion map comes from the decoded window's frames
+{0, 5, 10, 15} of each 16-frame chunk (`jvrl.losses.prp`).
+
+Fine-tuning (PRP's ft_classfy.py): the encoder plus a new 101-way classifier,
+SGD lr 0.001 at batch 8 (`lr_batch_scaling=8`), momentum 0.9, weight decay
+5e-4 on every parameter, 160 epochs, lr x0.1 from the 100th epoch on (PyTorch
+0.4's StepLR(step_size=100) stepped at the start of each epoch: the 100th
+already runs at 1e-4, so the boundary is after 99 epochs), no plateau; one
+16-frame clip per video per epoch, random 112 crop of 128-short-side frames,
+no flip; 800 training videos held out (`eval.finetune.validation_videos`,
+chosen by name, never from the test split) and scored after every epoch; the
+state of the best validation accuracy is tested (10 evenly spaced clips,
+centre crop, logits averaged: test_classify.py). For HMDB51 point the eval_*
+files at HMDB51 records and set --config.eval.finetune.num_classes=51,
+validation_videos=400 and steps / validation_every / decay_boundaries for its
+3570 training videos.
+
+Deviations: pretraining's plateau is measured on the TRAINING loss averaged
+over each epoch (PRP: on 800 held-out training videos; jvrl's held-out split
+belongs to fine-tuning only); videos too short for a rate loop instead of
+being replaced by another video; fine-tuning's validation scores the centre
+clip and centre crop of each held-out video (PRP: one random clip and crop,
+the training transform) and counts every video (PRP's ClassifyDataSet drops
+the last one of each list).
 
 Machine: written for one accelerator (PRP used one GPU); not run here (this
 repository was only run on CPU). Should reach (PRP, UCF101 split 1): UCF101
 retrieval R@1/5/10/20/50 = 23.2 / 38.1 / 46.0 / 55.7 / 68.4 with the
 evaluation below (10 clips, max-pooled (1,2,2) conv5 features, cosine,
 test -> train) and fine-tuning top-1 69.1 (UCF101) / 34.5 (HMDB51) with the
-fine-tuning below (random 112 crop of 128-short-side frames, 10 clips
-logit-averaged at test). REFERENCE gives no fine-tuning optimiser: the SGD
-settings below (lr 0.001 at batch 32, 150 epochs, cosine) are jvrl's choice.
-For HMDB51 point the eval_* files at HMDB51 records and set
---config.eval.finetune.num_classes=51. jvrl's linear probe and kNN numbers
-have no published PRP counterpart.
+fine-tuning above. jvrl's linear probe and kNN numbers have no published PRP
+counterpart.
 """
 import ml_collections
 
 from configs import prp_synthetic
 
 UCF101_TRAIN_VIDEOS = 9537  # split 1
+FINETUNE_VALIDATION_VIDEOS = 800  # ft_classfy.py: random_split(train, (len - 800, 800))
 
 
 def get_config(model_name: str = "c3d") -> ml_collections.ConfigDict:
@@ -69,8 +88,8 @@ def get_config(model_name: str = "c3d") -> ml_collections.ConfigDict:
   config.optimizer = dict(
       name="sgd", learning_rate=0.01, lr_batch_scaling=8, warmup_steps=0,
       schedule="constant", momentum=0.9, nesterov=False, weight_decay=5e-4,
-      lr_multipliers=((r"rate_head/classifier/", 10.0),),
-      plateau_factor=0.1, plateau_patience=50, plateau_accumulation_steps=steps_per_epoch,
+      weight_decay_mask="all", lr_multipliers=((r"rate_head/classifier/", 10.0),),
+      plateau_factor=0.1, plateau_patience=51, plateau_accumulation_steps=steps_per_epoch,
       plateau_rtol=1e-4, plateau_cooldown=0, plateau_min_scale=1e-5)  # 1e-7 / 0.01
 
   config.eval.num_clips = 10
@@ -80,12 +99,15 @@ def get_config(model_name: str = "c3d") -> ml_collections.ConfigDict:
   config.eval.batch_size = 32
   config.eval.feature_pooling = "max_122"  # 9216-d for 512 x 2 x 7 x 7 (PRP's protocol)
   config.eval.retrieval_ks = (1, 5, 10, 20, 50)
-  finetune_batch = 32
+  finetune_batch = 8
+  finetune_epoch = (UCF101_TRAIN_VIDEOS - FINETUNE_VALIDATION_VIDEOS) // finetune_batch
   config.eval.finetune = dict(
-      steps=150 * UCF101_TRAIN_VIDEOS // finetune_batch, batch_size=finetune_batch,
-      num_classes=101, resize_short_side=128, flip_prob=0.5, num_clips=10, num_crops=1,
-      optimizer=dict(name="sgd", learning_rate=0.001, lr_batch_scaling=0, warmup_steps=0,
-                     schedule="cosine", momentum=0.9, weight_decay=5e-4, lr_multipliers=(),
-                     plateau_factor=0.0),
-      random_init_baseline=True)
+      steps=160 * finetune_epoch, batch_size=finetune_batch, num_classes=101,
+      resize_short_side=128, flip_prob=0.0, num_clips=10, num_crops=1,
+      optimizer=dict(name="sgd", learning_rate=0.001, lr_batch_scaling=8, warmup_steps=0,
+                     schedule="step", decay_boundaries=(99 * finetune_epoch,),
+                     decay_factor=0.1, momentum=0.9, weight_decay=5e-4,
+                     weight_decay_mask="all", lr_multipliers=(), plateau_factor=0.0),
+      validation_videos=FINETUNE_VALIDATION_VIDEOS, validation_every=finetune_epoch,
+      validation_clips=1, random_init_baseline=True)
   return config

@@ -8,7 +8,7 @@ factorised shortcuts, 14.4M parameters):
 
 Not run here. Should reach (PRP, UCF101 split 1): retrieval R@1/5/10/20/50 =
 20.3 / 34.0 / 41.9 / 51.7 / 64.2; fine-tuning top-1 72.1 (UCF101) / 35.0
-(HMDB51), the latter with the fine-tuning protocol (not in jvrl yet).
+(HMDB51), with the fine-tuning protocol of configs/prp_ucf101_c3d.py.
 """
 import ml_collections
 

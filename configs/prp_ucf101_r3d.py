@@ -7,7 +7,7 @@ The recipe, command and deviations of configs/prp_ucf101_c3d.py, with
 
 Not run here. Should reach (PRP, UCF101 split 1): retrieval R@1/5/10/20/50 =
 22.8 / 38.5 / 46.7 / 55.2 / 69.1; fine-tuning top-1 66.5 (UCF101) / 29.7
-(HMDB51), the latter with the fine-tuning protocol (not in jvrl yet).
+(HMDB51), with the fine-tuning protocol of configs/prp_ucf101_c3d.py.
 """
 import ml_collections
 

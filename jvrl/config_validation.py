@@ -174,6 +174,21 @@ def _check_finetune(config, mode: str) -> None:
                 _get(config, "optimizer.warmup_steps", 0))
   _require(warmup <= steps, f"fine-tuning warm-up ({warmup} steps) exceeds "
            f"config.eval.finetune.steps={steps}: set config.eval.finetune.optimizer.warmup_steps.")
+  videos = _get(config, "eval.finetune.validation_videos", 0)
+  _require(isinstance(videos, int) and not isinstance(videos, bool) and videos >= 0,
+           f"config.eval.finetune.validation_videos={videos!r} must be an integer >= 0 "
+           "(eval_train videos held out for validation; 0: none).")
+  if videos:
+    every = _get(config, "eval.finetune.validation_every")
+    _require(isinstance(every, int) and not isinstance(every, bool) and every >= 1,
+             f"config.eval.finetune.validation_every={every!r} must be the steps between "
+             "validations (>= 1, e.g. one epoch) when validation_videos > 0.")
+    clips = _get(config, "eval.finetune.validation_clips", 1)
+    _require(isinstance(clips, int) and not isinstance(clips, bool) and clips >= 1,
+             f"config.eval.finetune.validation_clips={clips!r} must be an integer >= 1.")
+    _require(not _get(config, "data.source", "synthetic").startswith(sources.TFDS_PREFIX),
+             "config.eval.finetune.validation_videos needs the 'records' or a built-in data "
+             "source (the held-out videos are chosen by their names in the records).")
 
 
 
@@ -234,6 +249,11 @@ def _check_training(config) -> None:
     optimizers.check_optimizer_config(_get(config, "optimizer", {}))
   except ValueError as error:
     raise ConfigError(str(error)) from None
+  _require(_get(config, "optimizer.plateau_metric", "train_loss") != "validation_loss"
+           or _get(config, "data.held_out"),
+           "config.optimizer.plateau_metric='validation_loss' needs a held-out validation "
+           "split, which only fine-tuning has (config.eval.finetune.validation_videos > 0 "
+           "sets it there by itself).")
 
 
 def _check_evaluation(config, mode: str) -> None:

@@ -40,7 +40,8 @@ def test_ucf101_recipe_is_prps():
   opt = config.optimizer
   assert (opt.name, opt.learning_rate, opt.momentum, opt.weight_decay) == ("sgd", 0.01, 0.9, 5e-4)
   assert opt.lr_multipliers == ((r"rate_head/classifier/", 10.0),)
-  assert (opt.plateau_factor, opt.plateau_patience) == (0.1, 50)
+  assert (opt.plateau_factor, opt.plateau_patience) == (0.1, 51)  # PyTorch: 50 bad, then cut
+  assert opt.weight_decay_mask == "all"  # PyTorch SGD over model.parameters()
   assert config.train.batch_size == 8
   assert config.train.num_steps == 300 * (9537 // 8)
   assert tuple(config.prp.rates) == (1, 2, 4, 8) and config.prp.rate_weight == 0.1
@@ -70,3 +71,28 @@ def test_combined_cvrl_prp_config_builds():
   variables = jax.eval_shape(
       lambda b: objective.model.init(jax.random.key(0), b, train=False), batch)
   assert set(variables["params"]) == {"encoder", "cvrl", "prp"}
+
+
+def test_ucf101_fine_tuning_is_prps(tmp_path):
+  """ft_classfy.py: SGD 1e-3 at batch 8, momentum 0.9, wd 5e-4 on all parameters, 160
+  epochs, x0.1 from the 100th epoch, no flip, 800 held-out videos validated every epoch."""
+  from configs import prp_ucf101_c3d  # pylint: disable=g-import-not-at-top
+  from jvrl.evaluation import finetune  # pylint: disable=g-import-not-at-top
+  config = prp_ucf101_c3d.get_config()
+  ft = config.eval.finetune
+  epoch = (9537 - 800) // 8
+  assert (ft.batch_size, ft.flip_prob, ft.steps) == (8, 0.0, 160 * epoch)
+  assert (ft.validation_videos, ft.validation_every) == (800, epoch)
+  derived = finetune.finetune_config(config, str(tmp_path))
+  opt = derived.optimizer
+  assert (opt.name, opt.learning_rate, opt.lr_batch_scaling, opt.momentum) == (
+      "sgd", 0.001, 8, 0.9)
+  assert (opt.weight_decay, opt.weight_decay_mask, opt.plateau_factor) == (5e-4, "all", 0.0)
+  assert opt.lr_multipliers == ()
+  schedule = optimizers.make_learning_rate_schedule(opt, derived.train.num_steps, 8)
+  np.testing.assert_allclose([float(schedule(s)) for s in (0, 99 * epoch - 1, 99 * epoch,
+                                                           160 * epoch - 1)],
+                             [1e-3, 1e-3, 1e-4, 1e-4], rtol=1e-5)
+  assert derived.data.held_out.use == "exclude"
+  assert derived.data.held_out.split == "eval_train"
+  assert (derived.eval.num_clips, derived.eval.num_crops) == (10, 1)

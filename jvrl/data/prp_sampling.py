@@ -14,11 +14,21 @@ and their index repeats the previous real frame (the objective fills them with
 the mean of their neighbours, as PRP's code does). The target spans
 (2T-1)*s*b // 2 + 1 frames (PRP: ~16*s).
 
-Videos shorter than that span are handled deterministically, never replaced
+The WINDOW is the T*s*b consecutive frames from `start` (PRP decodes exactly
+these 16*s frames: predict_dataset.py `loadcvvideo_Finsert`); the start is
+drawn so that the whole window lies inside the video. The motion-attention
+map (`jvrl.losses.prp`) is computed from it, as PRP's `__getitem__` does: the
+window is cut into s chunks of T*b frames and 4 frames of each chunk are
+taken, at round(linspace(0, T*b - 1, 4)) (halves up: frames {0, 5, 10, 15} of
+each 16-frame chunk, PRP's `getPatchLossMask_DPAU` / `_Gauss`); the example's
+'motion_indices' list them chunk after chunk, padded to max(rates) chunks
+by repeating the first (never read).
+
+Videos shorter than the window are handled deterministically, never replaced
 by another video (the reference code's bias):
   * 'loop': every rate stays possible; positions past the end wrap around to
     the start (like `sampling.clip_frame_indices`), start 0.
-  * 'fitting_rates': the rate is drawn among the rates whose span fits (rates
+  * 'fitting_rates': the rate is drawn among the rates whose window fits (rates
     are ascending, so these are the first ones); a video too short even for
     the smallest rate uses it and loops.
 
@@ -28,10 +38,13 @@ result).
 """
 from typing import Sequence
 
+import numpy as np
+
 from jvrl.data import sampling
 from jvrl.data.tf_setup import tf
 
 SHORT_VIDEO_POLICIES = ("loop", "fitting_rates")
+MOTION_FRAMES_PER_CHUNK = 4
 
 
 def check_rates(rates: Sequence[int]) -> tuple[int, ...]:
@@ -61,6 +74,29 @@ def _positive_int32(value: sampling.IntLike, name: str) -> tf.Tensor:
 def target_span(clip_length: int, rate: int, base_stride: int = 1) -> int:
   """Frames from the first to the last target frame, inclusive: (2T-1)*s*b // 2 + 1."""
   return (2 * clip_length - 1) * rate * base_stride // 2 + 1
+
+
+def window_span(clip_length: int, rate: int, base_stride: int = 1) -> int:
+  """Frames of the window PRP decodes for one example: T*s*b (module docstring)."""
+  return clip_length * rate * base_stride
+
+
+def motion_frame_offsets(clip_length: int, rate: int, base_stride: int = 1,
+                         num_chunks: int | None = None) -> np.ndarray:
+  """Window positions of the motion map's frames: int [num_chunks * 4], chunk after chunk.
+
+  Chunk c (c < rate) is window frames [c*T*b, (c+1)*T*b); its 4 frames sit at
+  round(linspace(0, T*b - 1, 4)) in it (halves up). Chunks c >= rate (up to
+  `num_chunks`, default `rate`) repeat chunk 0. E.g. T=16, b=1: rate 1 ->
+  [0, 5, 10, 15]; rate 2 -> [0, 5, 10, 15, 16, 21, 26, 31].
+  """
+  chunk = clip_length * base_stride
+  num_chunks = rate if num_chunks is None else num_chunks
+  if num_chunks < rate:
+    raise ValueError(f"num_chunks={num_chunks} is below the rate {rate}.")
+  picks = np.floor(np.linspace(0, chunk - 1, MOTION_FRAMES_PER_CHUNK) + 0.5).astype(np.int32)
+  rows = [c * chunk + picks if c < rate else picks for c in range(num_chunks)]
+  return np.concatenate(rows).astype(np.int32)
 
 
 def target_validity(clip_length: int, rate: int, base_stride: int = 1) -> tuple[float, ...]:
@@ -114,9 +150,11 @@ def sample_prp_clip(num_frames: sampling.IntLike, clip_length: int, rates: Seque
     short_videos: 'loop' or 'fitting_rates' (module docstring).
 
   Returns:
-    dict with int32 scalars 'rate_index', 'rate', 'start' and the tensors of
-    `prp_frame_indices`. Long enough videos: start ~ U[0, L - span] so the
-    whole target lies inside the video.
+    dict with int32 scalars 'rate_index', 'rate', 'start', the tensors of
+    `prp_frame_indices` and int32 'motion_indices' [4 * max(rates)] (the
+    motion map's frames, `motion_frame_offsets` from `start`, modulo L). Long
+    enough videos: start ~ U[0, L - T*s*b] so the whole window lies inside the
+    video.
   """
   rates = check_rates(rates)
   clip_length = _check_positive(clip_length, "clip_length")
@@ -126,7 +164,7 @@ def sample_prp_clip(num_frames: sampling.IntLike, clip_length: int, rates: Seque
   seed = sampling.check_seed(seed)
   num_frames = _positive_int32(num_frames, "num_frames")
   rate_seed, start_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-  spans = tf.constant([target_span(clip_length, r, base_stride) for r in rates], tf.int32)
+  spans = tf.constant([window_span(clip_length, r, base_stride) for r in rates], tf.int32)
   if short_videos == "loop":
     num_choices = tf.constant(len(rates), tf.int32)
   else:
@@ -138,7 +176,11 @@ def sample_prp_clip(num_frames: sampling.IntLike, clip_length: int, rates: Seque
   start = tf.random.stateless_uniform([], start_seed, minval=0, maxval=num_starts,
                                       dtype=tf.int32)
   indices = prp_frame_indices(start, rate, clip_length, base_stride, num_frames)
-  return dict(indices, rate_index=rate_index, rate=rate, start=start)
+  offsets = tf.constant(np.stack([
+      motion_frame_offsets(clip_length, r, base_stride, max(rates)) for r in rates]))
+  motion = tf.math.floormod(start + tf.gather(offsets, rate_index), num_frames)
+  return dict(indices, rate_index=rate_index, rate=rate, start=start,
+              motion_indices=tf.ensure_shape(motion, [MOTION_FRAMES_PER_CHUNK * max(rates)]))
 
 
 def fill_missing_frames(clip: tf.Tensor, valid: tf.Tensor) -> tf.Tensor:

@@ -47,6 +47,9 @@ deterministic sequence for a given seed, so positions in the mixed stream
 'records' sources (TFDS gives decoded frames, which do not mix with JPEG
 records). Evaluation splits, and fine-tuning's 'eval_train', never mix.
 
+A held-out subset (`config.data.held_out`, `jvrl.data.held_out`): the split it
+is carved from yields only the held-out videos or only the others.
+
 Corrupt records ('records' and 'synthetic' sources): a record that cannot be
 read (bad length or checksum, a truncated file) or parsed is handled as
 `config.data.on_corrupt_record` says: 'fail' (default) stops with an error
@@ -62,6 +65,7 @@ from typing import Any, Mapping
 from absl import logging
 import tensorflow_datasets as tfds
 
+from jvrl.data import held_out as held_out_lib
 from jvrl.data import records
 from jvrl.data import synthetic
 from jvrl.data import synthetic_untrimmed
@@ -505,8 +509,15 @@ def make_example_dataset(data_config: Any, split: str, *, shuffle_files: bool, s
     raise ValueError(f"process_index must be in [0, process_count={process_count}), got "
                      f"{process_index}.")
   if _source(data_config).startswith(TFDS_PREFIX):
-    return _tfds_dataset(data_config, split, shuffle_files=shuffle_files, seed=seed,
-                         process_index=process_index, process_count=process_count)
-  files = list_split_files(data_config, split)
-  return _record_dataset(data_config, files, shuffle_files=shuffle_files, seed=seed,
-                         process_index=process_index, process_count=process_count)
+    dataset = _tfds_dataset(data_config, split, shuffle_files=shuffle_files, seed=seed,
+                            process_index=process_index, process_count=process_count)
+  else:
+    files = list_split_files(data_config, split)
+    dataset = _record_dataset(data_config, files, shuffle_files=shuffle_files, seed=seed,
+                              process_index=process_index, process_count=process_count)
+  held_out = _field(data_config, "held_out", None)
+  if held_out is not None and held_out.get("split") == split:
+    held_out_lib.check_held_out_config(held_out)
+    dataset = held_out_lib.filter_examples(
+        dataset, held_out_lib.read_ids(held_out["ids_file"]), held_out["use"])
+  return dataset

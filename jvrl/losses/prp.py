@@ -4,12 +4,16 @@ Everything here is pure jnp and runs inside the jitted train step on GLOBAL
 arrays: the motion-attention map is computed on the device from the target
 frames, not in the input pipeline.
 
-Motion-attention map (`motion_attention_map`), per example of rate s:
-  * The window of 2T target frames (s*b*T video frames) is cut into s chunks
-    of 2T/s target frames (PRP: 16-frame chunks of the window).
-  * In each chunk, 4 evenly spaced REAL target frames are taken (positions
-    round(linspace(0, n-1, 4)) among the chunk's n real frames, halves rounded
-    up): frames {0, 5, 10, 15} of a chunk of 16, as PRP's code.
+Motion-attention map (`motion_attention_map`), per example of rate s, as PRP's
+code (datasets/predict_dataset.py `PredictDataset.__getitem__`,
+datasets/patch_region.py `getPatchLossMask_DPAU` / `getPatchLossMask_Gauss`):
+  * It is computed from the DECODED WINDOW of the example (T*s*b consecutive
+    video frames; PRP: 16*s), not from the target: the window is cut into s
+    chunks of T*b frames and 4 frames of each chunk are used, frames
+    {0, 5, 10, 15} of a 16-frame chunk (`prp_sampling.motion_frame_offsets`;
+    the batch's 'motion_frames' hold them, 4 per chunk). Chunk c's map
+    weights the target frames [c*2T/s, (c+1)*2T/s) (PRP: 32/s target frames
+    per chunk).
   * 'motion' (default): squared differences of consecutive selected frames per
     RGB channel (3 maps per channel), average-pooled with kernel (3, ph, pw)
     and stride (3, sh, sw) (PRP at 112x112: (3, 28, 28) / (3, 7, 7) -> 13x13),
@@ -17,17 +21,17 @@ Motion-attention map (`motion_attention_map`), per example of rate s:
     (x - min + 1e-6) / (max - min + 1e-6) * (hi - lo) + lo, then upsampled
     (bilinear in space, half-pixel centres like PyTorch's
     align_corners=False; constant over the chunk's frames, i.e. trilinear from
-    one pooled frame) to the target size.
+    one pooled frame) to the target size. A channel whose pooled map is flat
+    gets hi (2.0) everywhere by that formula when another channel of the chunk
+    is not flat; a chunk whose three channels are all flat (e.g. constant
+    frames) gets an all-ones map (PRP's guard; nothing divides by zero).
   * 'gaussian': the same pooled motion, averaged over channels, picks the
     ph x pw window with the most motion (the last one in raster order on
     ties, as PRP's `>=` scan); the map is a Gaussian of std `sigma` (PRP: 14 =
     ph / 2) centred on that window, rescaled into [lo, hi], the same for every
-    channel.
+    channel. A chunk without motion gets an all-ones map (PRP's code has no
+    such guard and centres the Gaussian on the last window).
   * 'uniform': all ones (no motion weighting; an ablation).
-  A chunk (or, in 'motion' mode, one channel of it) whose pooled map is flat
-  (max == min, e.g. constant frames) gets an all-ones map instead, so static
-  content is weighted like the loss without attention and nothing divides by
-  zero.
 
 Loss (`prp_loss`): per example, the mean over VALID target frames (and pixels,
 channels) of map * (prediction - target)^2, then the mean over the batch;
@@ -39,7 +43,6 @@ from typing import Mapping, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 MASK_MODES = ("motion", "gaussian", "uniform")
@@ -52,27 +55,6 @@ def _check_rates(rates: Sequence[int]) -> tuple[int, ...]:
   if len(rates) < 1 or any(r < 1 for r in rates):
     raise ValueError(f"rates must be positive ints, got {rates!r}.")
   return rates
-
-
-def chunk_frame_selection(clip_length: int, rate: int, base_stride: int = 1) -> np.ndarray:
-  """Target-frame positions used for the motion map: int [rate, 4], one row per chunk.
-
-  Chunk c holds target frames [c*n, (c+1)*n), n = 2T / rate; the real ones
-  are those with j*rate*base_stride even; 4 of them are picked at
-  round(linspace(0, count - 1, 4)) (halves up). E.g. T=16: rate 1 -> [[0, 10,
-  20, 30]], rate 2 -> [[0, 5, 10, 15], [16, 21, 26, 31]].
-  """
-  num_frames = 2 * clip_length
-  if num_frames % rate:
-    raise ValueError(f"2 * clip_length = {num_frames} must be divisible by the rate {rate}.")
-  per_chunk = num_frames // rate
-  rows = []
-  for chunk in range(rate):
-    real = [j for j in range(chunk * per_chunk, (chunk + 1) * per_chunk)
-            if j * rate * base_stride % 2 == 0]
-    picks = np.floor(np.linspace(0, len(real) - 1, NUM_SELECTED_FRAMES) + 0.5).astype(int)
-    rows.append([real[p] for p in picks])
-  return np.asarray(rows, np.int32)
 
 
 def default_pooling(height: int, width: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -91,14 +73,16 @@ def _pooled_motion(selected: jax.Array, window: tuple[int, int],
   return nn.avg_pool(jnp.mean(diffs, axis=1), window, strides=stride, padding="VALID")
 
 
-def _min_max_rescale(x: jax.Array, axes: tuple[int, ...], value_range: tuple[float, float],
+def _min_max_rescale(x: jax.Array, value_range: tuple[float, float],
                      epsilon: float) -> jax.Array:
-  """PRP's rescale into [lo, hi] over `axes`; all ones where the map is flat."""
+  """PRP's per-channel rescale into [lo, hi] of [..., Hp, Wp, C] maps; all ones where
+  every channel is flat (a flat channel next to a moving one gets hi)."""
   low, high = value_range
-  x_min = jnp.min(x, axis=axes, keepdims=True)
-  x_max = jnp.max(x, axis=axes, keepdims=True)
+  x_min = jnp.min(x, axis=(-3, -2), keepdims=True)
+  x_max = jnp.max(x, axis=(-3, -2), keepdims=True)
   scaled = (x - x_min + epsilon) / (x_max - x_min + epsilon) * (high - low) + low
-  return jnp.where(x_max > x_min, scaled, 1.0)
+  any_moving = jnp.any(x_max > x_min, axis=-1, keepdims=True)
+  return jnp.where(any_moving, scaled, 1.0)
 
 
 def _per_frame(chunk_values: jax.Array, num_frames: int) -> jax.Array:
@@ -114,11 +98,11 @@ def _select_by_rate(candidates: list[jax.Array], rate_index: jax.Array) -> jax.A
 
 
 def motion_attention_map(
-    target_frames: jax.Array,
+    motion_frames: jax.Array,
     rate_index: jax.Array,
     rates: Sequence[int],
+    num_target_frames: int,
     *,
-    base_stride: int = 1,
     mode: str = "motion",
     pool_window: tuple[int, int] | None = None,
     pool_stride: tuple[int, int] | None = None,
@@ -128,29 +112,37 @@ def motion_attention_map(
   """PRP's motion-attention weights for the reconstruction loss (module docstring).
 
   Args:
-    target_frames: float [B, 2T, H, W, C], pixels in [0, 1] (the targets).
+    motion_frames: float [B, 4 * max(rates), H, W, C], pixels in [0, 1]: the
+      window's 4 frames of each chunk, chunk after chunk (the batch's
+      'motion_frames'); an example of rate s reads its first s chunks.
     rate_index: int [B], each example's index into `rates`.
     rates: the playback rates (static), e.g. (1, 2, 4, 8).
-    base_stride: input stride at rate 1 (decides which target frames are real).
+    num_target_frames: 2T, the target's frames (divisible by every rate).
     mode: 'motion', 'gaussian' or 'uniform'.
     pool_window, pool_stride: spatial pooling; None -> `default_pooling`.
     sigma: std of the 'gaussian' map in pixels; None -> pool_window[0] / 2.
     value_range: (lo, hi) of the rescaled map (PRP: (0.8, 2.0)).
 
   Returns:
-    float32 [B, 2T, H, W, C], no gradient (a function of the targets only).
+    float32 [B, 2T, H, W, C], no gradient (a function of the frames only).
   """
   if mode not in MASK_MODES:
     raise ValueError(f"Unknown mask mode {mode!r}; known: {MASK_MODES}.")
-  if target_frames.ndim != 5:
-    raise ValueError(f"target_frames must be [B, 2T, H, W, C], got {target_frames.shape}.")
+  if motion_frames.ndim != 5:
+    raise ValueError(f"motion_frames must be [B, 4 * max(rates), H, W, C], got "
+                     f"{motion_frames.shape}.")
   rates = _check_rates(rates)
-  frames = jax.lax.stop_gradient(target_frames.astype(jnp.float32))
-  batch, num_frames, height, width, channels = frames.shape
+  frames = jax.lax.stop_gradient(motion_frames.astype(jnp.float32))
+  batch, num_motion, height, width, channels = frames.shape
+  num_frames = int(num_target_frames)
+  out_shape = (batch, num_frames, height, width, channels)
   if mode == "uniform":
-    return jnp.ones_like(frames)
-  if num_frames % 2:
-    raise ValueError(f"target_frames must have an even number of frames, got {num_frames}.")
+    return jnp.ones(out_shape, jnp.float32)
+  if num_motion != NUM_SELECTED_FRAMES * max(rates):
+    raise ValueError(f"motion_frames must hold {NUM_SELECTED_FRAMES} frames per chunk of the "
+                     f"largest rate ({NUM_SELECTED_FRAMES * max(rates)}), got {num_motion}.")
+  if any(num_frames % rate for rate in rates):
+    raise ValueError(f"num_target_frames={num_frames} must be divisible by every rate {rates}.")
   window, stride = default_pooling(height, width)
   window, stride = tuple(pool_window or window), tuple(pool_stride or stride)
   if window[0] > height or window[1] > width:
@@ -158,13 +150,12 @@ def motion_attention_map(
 
   low_res = []  # per rate: [B, 2T, Hp, Wp, C] ('motion') or centres [B, 2T, 2] + flat flags
   for rate in rates:
-    selection = chunk_frame_selection(num_frames // 2, rate, base_stride)  # [s, 4]
-    selected = frames[:, selection.reshape(-1)]  # [B, s*4, H, W, C]
+    selected = frames[:, :NUM_SELECTED_FRAMES * rate]  # [B, s*4, H, W, C]
     selected = selected.reshape((batch * rate, NUM_SELECTED_FRAMES) + frames.shape[2:])
     pooled = _pooled_motion(selected, window, stride)  # [B*s, Hp, Wp, C]
     pooled = pooled.reshape((batch, rate) + pooled.shape[1:])
     if mode == "motion":
-      maps = _min_max_rescale(pooled, (2, 3), value_range, MIN_MAX_EPSILON)
+      maps = _min_max_rescale(pooled, value_range, MIN_MAX_EPSILON)
       low_res.append(_per_frame(maps, num_frames))
     else:  # 'gaussian'
       energy = jnp.mean(pooled, axis=-1).reshape(batch, rate, -1)  # [B, s, Hp*Wp]
@@ -178,7 +169,7 @@ def motion_attention_map(
   chosen = _select_by_rate(low_res, rate_index)
 
   if mode == "motion":
-    return jax.image.resize(chosen, (batch, num_frames, height, width, channels), "linear")
+    return jax.image.resize(chosen, out_shape, "linear")
   sigma = float(window[0]) / 2.0 if sigma is None else float(sigma)
   rows = jnp.arange(height, dtype=jnp.float32)
   cols = jnp.arange(width, dtype=jnp.float32)
@@ -190,7 +181,7 @@ def motion_attention_map(
   g_max = jnp.max(gaussian, axis=(2, 3), keepdims=True)
   scaled = (gaussian - g_min) / (g_max - g_min) * (high - low) + low
   scaled = jnp.where(chosen[..., 2:3, None] > 0, scaled, 1.0)
-  return jnp.broadcast_to(scaled[..., None], frames.shape)
+  return jnp.broadcast_to(scaled[..., None], out_shape)
 
 
 def weighted_reconstruction_loss(prediction: jax.Array, target: jax.Array, weights: jax.Array,
@@ -211,10 +202,10 @@ def prp_loss(
     outputs: Mapping[str, jax.Array],
     target: jax.Array,
     target_valid: jax.Array,
+    motion_frames: jax.Array,
     rate_index: jax.Array,
     rates: Sequence[int],
     *,
-    base_stride: int = 1,
     mask_mode: str = "motion",
     mask_range: tuple[float, float] = (0.8, 2.0),
     reconstruction_weight: float = 1.0,
@@ -226,9 +217,11 @@ def prp_loss(
     outputs: 'reconstruction' float [B, 2T, H, W, 3] and 'rate_logits' [B, R].
     target: float [B, 2T, H, W, 3] in [0, 1].
     target_valid: [B, 2T], 1 where the target frame exists.
+    motion_frames: float [B, 4 * max(rates), H, W, 3] in [0, 1], the window's
+      frames the motion map is computed from (`motion_attention_map`).
     rate_index: int [B], the rate labels.
     rates: the R playback rates (static).
-    base_stride, mask_mode, mask_range: see `motion_attention_map`.
+    mask_mode, mask_range: see `motion_attention_map`.
     reconstruction_weight, rate_weight: total = rw * reconstruction + cw * CE.
 
   Returns:
@@ -239,7 +232,7 @@ def prp_loss(
     raise ValueError(f"The decoder's output {reconstruction.shape} does not match the target "
                      f"{target.shape}: the backbone must reduce T by 8 and H, W by 16 "
                      "(clip_length a multiple of 8, crop_size a multiple of 16).")
-  weights = motion_attention_map(target, rate_index, rates, base_stride=base_stride,
+  weights = motion_attention_map(motion_frames, rate_index, rates, target.shape[1],
                                  mode=mask_mode, value_range=tuple(mask_range))
   reconstruction_loss = weighted_reconstruction_loss(reconstruction, target, weights,
                                                      target_valid)

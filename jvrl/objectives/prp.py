@@ -11,9 +11,13 @@ Batch (uint8 on the way to the devices, like every objective):
   'target' uint8 [B, 2T, S, S, 3], the 2x slow-motion target;
   'target_valid' float32 [B, 2T], 0 on target frames that do not exist
     (between two video frames at rate 1; filled with their neighbours' mean);
-  'rate' int32 [B], the index of the playback rate in `config.prp.rates`.
-Input and target are cut from ONE decode of the 2T target frames with ONE
-crop (and flip), so they stay aligned pixel for pixel.
+  'rate' int32 [B], the index of the playback rate in `config.prp.rates`;
+  'motion_frames' uint8 [B, 4 * max(rates), S, S, 3], the frames of the
+    window the motion-attention map is computed from (4 per chunk of T*b
+    frames: `prp_sampling.motion_frame_offsets`; PRP's frames {0, 5, 10, 15}
+    of each 16-frame chunk of the decoded window).
+Input, target and motion frames are cut from ONE decode with ONE crop (and
+flip), so they stay aligned pixel for pixel.
 
 Spatial processing (`config.prp.crop`): 'center' (PRP: resize the short side
 to `resize_short_side`, 128, then the centre `config.data.crop_size`, 112) or
@@ -76,6 +80,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if (2 * clip_length) % rate:
       raise ValueError(f"2 * config.data.clip_length = {2 * clip_length} must be divisible by "
                        f"every rate in config.prp.rates, not by {rate}.")
+  if clip_length * prp.base_stride < prp_sampling.MOTION_FRAMES_PER_CHUNK:
+    raise ValueError(f"config.data.clip_length * config.prp.base_stride = "
+                     f"{clip_length * prp.base_stride} must be >= "
+                     f"{prp_sampling.MOTION_FRAMES_PER_CHUNK}: the motion map takes 4 frames "
+                     "of each chunk of that many frames.")
 
 
 def _decode_target_frames(config: ml_collections.ConfigDict, frames: tf.Tensor,
@@ -108,18 +117,23 @@ def make_prp_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreproce
     sample = prp_sampling.sample_prp_clip(
         example["num_frames"], clip_length, rates, sample_seed,
         base_stride=prp.base_stride, short_videos=prp.short_videos)
-    target = _decode_target_frames(config, example["frames"], sample["target_indices"],
-                                   crop_seed)
-    target = prp_sampling.fill_missing_frames(target, sample["target_valid"])
-    target = augment.random_flip_left_right(
-        tf.clip_by_value(target / 255.0, 0.0, 1.0), flip_seed, prp.flip_prob)
-    target = tf.cast(tf.round(target * 255.0), tf.uint8)
-    target = tf.ensure_shape(target, [2 * clip_length, size, size, 3])
+    num_motion = prp_sampling.MOTION_FRAMES_PER_CHUNK * max(rates)
+    frames = _decode_target_frames(
+        config, example["frames"],
+        tf.concat([sample["target_indices"], sample["motion_indices"]], axis=0), crop_seed)
+    target = prp_sampling.fill_missing_frames(frames[:2 * clip_length], sample["target_valid"])
+    frames = tf.concat([target, frames[2 * clip_length:]], axis=0)
+    frames = augment.random_flip_left_right(
+        tf.clip_by_value(frames / 255.0, 0.0, 1.0), flip_seed, prp.flip_prob)
+    frames = tf.cast(tf.round(frames * 255.0), tf.uint8)
+    frames = tf.ensure_shape(frames, [2 * clip_length + num_motion, size, size, 3])
+    target = frames[:2 * clip_length]
     return {
         "clip": target[0::2],
         "target": target,
         "target_valid": sample["target_valid"],
         "rate": sample["rate_index"],
+        "motion_frames": frames[2 * clip_length:],
     }
 
   return preprocess
@@ -132,8 +146,9 @@ def make_prp_loss_fn(config: ml_collections.ConfigDict) -> base.LossFn:
 
   def loss_fn(outputs, batch):
     return prp_losses.prp_loss(
-        outputs, inputs.to_unit_float(batch["target"]), batch["target_valid"], batch["rate"],
-        rates, base_stride=prp.base_stride, mask_mode=prp.mask_mode,
+        outputs, inputs.to_unit_float(batch["target"]), batch["target_valid"],
+        inputs.to_unit_float(batch["motion_frames"]), batch["rate"], rates,
+        mask_mode=prp.mask_mode,
         mask_range=tuple(prp.mask_range), reconstruction_weight=prp.reconstruction_weight,
         rate_weight=prp.rate_weight)
 

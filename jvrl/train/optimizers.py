@@ -18,9 +18,12 @@ at `warmup_steps` (slightly below the peak): TF Model Garden's `LinearWarmup`
 around a `CosineDecay(decay_steps=train_steps)`
 (official/modeling/optimization/lr_schedule.py), CVRL's schedule.
 
-Weight decay touches only conv / dense kernels (leaves named 'kernel'), never
-batch-norm scales and biases nor any bias. How it is applied differs by
-optimiser, following each method's reference code:
+Weight decay (`weight_decay_mask`): 'kernels' (default) touches only conv /
+dense kernels (leaves named 'kernel'), never batch-norm scales and biases nor
+any bias; 'all' decays every parameter, as PyTorch's `optim.SGD(
+model.parameters(), weight_decay=...)` does (PRP's fine-tuning, ft_classfy.py
+`main`). How it is applied differs by optimiser, following each method's
+reference code:
   * 'sgd': L2 regularisation in the gradient (coupled): `wd * param` is added
     to the gradient before momentum and the learning rate, exactly what adding
     `wd * sum(kernel**2) / 2` to the loss does in the TF reference code.
@@ -47,11 +50,18 @@ relative `plateau_rtol` for `plateau_patience` such averages
 schedule. The optimiser then needs the loss: `update(grads, state, params,
 value=loss)`; a call without `value` raises. The logged `learning_rate` is the
 schedule's, without this scale.
+With `plateau_metric='validation_loss'` the plateau watches a held-out
+validation loss instead (PRP: `ReduceLROnPlateau.step(val_loss)` once per
+epoch, train_predict.py `main`): the optimiser only applies the current scale
+and ignores `value`; `make_plateau_observer` returns the function that feeds
+it one validation loss at a time (`trainer.train`'s validation hook calls it),
+each value one observation (patience counts validations;
+`plateau_accumulation_steps` is not used).
 """
 import math
 import re
 import types
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -59,6 +69,8 @@ import optax
 
 OPTIMIZER_NAMES = ("sgd", "lars", "adamw")
 SCHEDULE_NAMES = ("cosine", "constant", "linear", "step")
+WEIGHT_DECAY_MASKS = ("kernels", "all")
+PLATEAU_METRICS = ("train_loss", "validation_loss")
 
 # Keys `config.optimizer` must set: no default could be right for them.
 REQUIRED_KEYS = ("name", "learning_rate")
@@ -76,6 +88,7 @@ OPTIMIZER_DEFAULTS: Mapping[str, Any] = types.MappingProxyType({
     "b2": 0.999,
     "eps": 1e-8,
     "weight_decay": 0.0,
+    "weight_decay_mask": "kernels",
     "lars_trust_coefficient": 0.001,
     "lars_eps": 0.0,
     "grad_clip_norm": 0.0,
@@ -88,6 +101,7 @@ OPTIMIZER_DEFAULTS: Mapping[str, Any] = types.MappingProxyType({
     "plateau_rtol": 1e-4,
     "plateau_cooldown": 0,
     "plateau_min_scale": 0.0,
+    "plateau_metric": "train_loss",
 })
 
 
@@ -120,6 +134,11 @@ def _read_config(opt_config: Mapping[str, Any]) -> dict[str, Any]:
     raise ValueError(
         f"Unknown config.optimizer.schedule={settings['schedule']!r}; valid schedules: "
         f"{list(SCHEDULE_NAMES)}.")
+  for key, names in (("weight_decay_mask", WEIGHT_DECAY_MASKS),
+                     ("plateau_metric", PLATEAU_METRICS)):
+    if settings[key] not in names:
+      raise ValueError(f"Unknown config.optimizer.{key}={settings[key]!r}; valid values: "
+                       f"{list(names)}.")
   for key in ("learning_rate", "lr_batch_scaling", "warmup_steps", "end_learning_rate",
               "weight_decay", "grad_clip_norm", "lars_eps"):
     if settings[key] < 0:
@@ -302,14 +321,20 @@ def scale_by_lr_multipliers(
   return optax.GradientTransformation(init_fn, update_fn)
 
 
-def _reduce_on_plateau(settings: Mapping[str, Any]) -> optax.GradientTransformationExtraArgs:
-  """`optax.contrib.reduce_on_plateau` that explains a missing `value` (the loss)."""
-  inner = optax.contrib.reduce_on_plateau(
+def _plateau_transform(settings: Mapping[str, Any],
+                       accumulation_steps: int) -> optax.GradientTransformationExtraArgs:
+  """`optax.contrib.reduce_on_plateau` with the settings of `config.optimizer`."""
+  return optax.contrib.reduce_on_plateau(
       factor=float(settings["plateau_factor"]), patience=int(settings["plateau_patience"]),
       rtol=float(settings["plateau_rtol"]), atol=0.0,
       cooldown=int(settings["plateau_cooldown"]),
-      accumulation_size=int(settings["plateau_accumulation_steps"]),
+      accumulation_size=accumulation_steps,
       min_scale=float(settings["plateau_min_scale"]))
+
+
+def _reduce_on_plateau(settings: Mapping[str, Any]) -> optax.GradientTransformationExtraArgs:
+  """Reduce-on-plateau on the training loss, explaining a missing `value` (the loss)."""
+  inner = _plateau_transform(settings, int(settings["plateau_accumulation_steps"]))
 
   def update_fn(updates, state, params=None, *, value=None, **extra_args):
     del extra_args
@@ -321,6 +346,72 @@ def _reduce_on_plateau(settings: Mapping[str, Any]) -> optax.GradientTransformat
   return optax.GradientTransformationExtraArgs(inner.init, update_fn)
 
 
+class ValidationPlateauState(NamedTuple):
+  """The plateau state of `plateau_metric='validation_loss'` (fed by the observer)."""
+  plateau: optax.contrib.ReduceLROnPlateauState
+
+
+def _validation_plateau(settings: Mapping[str, Any]) -> optax.GradientTransformationExtraArgs:
+  """Applies the plateau's current scale; the training loss (`value`) is ignored."""
+  inner = _plateau_transform(settings, 1)
+
+  def init_fn(params):
+    return ValidationPlateauState(inner.init(params))
+
+  def update_fn(updates, state, params=None, **extra_args):
+    del params, extra_args
+    scale = state.plateau.scale
+    return jax.tree.map(lambda u: (u * scale).astype(u.dtype), updates), state
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def make_plateau_observer(
+    opt_config: Mapping[str, Any]) -> Callable[[Any, Any], Any] | None:
+  """`observe(opt_state, validation_loss) -> opt_state` for `plateau_metric='validation_loss'`.
+
+  Advances every `ValidationPlateauState` in the optimiser state by one
+  observation (the same rule as the training-loss plateau: improve by a
+  relative `plateau_rtol`, else count towards `plateau_patience`, then scale by
+  `plateau_factor`, cooldown, floor `plateau_min_scale`). Jit-friendly. None
+  when the config watches no validation loss (plateau off or on the training
+  loss).
+  """
+  settings = _read_config(opt_config)
+  if not (settings["plateau_factor"] > 0
+          and settings["plateau_metric"] == "validation_loss"):
+    return None
+  inner = _plateau_transform(settings, 1)
+
+  def observe(opt_state, value):
+    value = jnp.asarray(value, jnp.float32)
+
+    def advance(node):
+      if not isinstance(node, ValidationPlateauState):
+        return node
+      return ValidationPlateauState(inner.update({}, node.plateau, value=value)[1])
+
+    return jax.tree.map(advance, opt_state,
+                        is_leaf=lambda node: isinstance(node, ValidationPlateauState))
+
+  return observe
+
+
+def plateau_scale(opt_state: Any) -> float | None:
+  """The current scale of a validation-loss plateau in `opt_state` (None without one)."""
+  found = [node.plateau.scale for node in jax.tree.leaves(
+      opt_state, is_leaf=lambda node: isinstance(node, ValidationPlateauState))
+           if isinstance(node, ValidationPlateauState)]
+  return float(jax.device_get(found[0])) if found else None
+
+
+def _decay_mask(settings: Mapping[str, Any]) -> Callable[[Any], Any]:
+  """The weight-decay mask function of `weight_decay_mask` ('kernels' or 'all')."""
+  if settings["weight_decay_mask"] == "all":
+    return lambda params: jax.tree.map(lambda _: True, params)
+  return kernel_weight_decay_mask
+
+
 def make_optimizer(
     opt_config: Mapping[str, Any], total_steps: int,
     global_batch_size: int) -> optax.GradientTransformation:
@@ -330,7 +421,8 @@ def make_optimizer(
     opt_config: the `config.optimizer` section: name in ('sgd', 'lars',
       'adamw'), schedule settings (see `make_learning_rate_schedule`),
       momentum / nesterov (sgd, lars), b1 / b2 / eps (adamw), weight_decay
-      (kernels only; coupled L2 for sgd and lars, decoupled for adamw),
+      (on `weight_decay_mask`'s parameters; coupled L2 for sgd and lars,
+      decoupled for adamw),
       lars_trust_coefficient / lars_eps, grad_clip_norm (> 0: gradients are
       first clipped to this global norm), lr_multipliers and plateau_* (see
       the module docstring).
@@ -353,14 +445,14 @@ def make_optimizer(
   name = settings["name"]
   if name == "sgd":
     optimizer = optax.chain(
-        optax.add_decayed_weights(weight_decay, mask=kernel_weight_decay_mask),
+        optax.add_decayed_weights(weight_decay, mask=_decay_mask(settings)),
         optax.sgd(learning_rate, momentum=momentum or None, nesterov=nesterov),
     )
   elif name == "lars":
     optimizer = optax.lars(
         learning_rate,
         weight_decay=weight_decay,
-        weight_decay_mask=kernel_weight_decay_mask,
+        weight_decay_mask=_decay_mask(settings),
         trust_coefficient=float(settings["lars_trust_coefficient"]),
         eps=float(settings["lars_eps"]),
         trust_ratio_mask=kernel_weight_decay_mask,
@@ -374,13 +466,15 @@ def make_optimizer(
         b2=float(settings["b2"]),
         eps=float(settings["eps"]),
         weight_decay=weight_decay,
-        mask=kernel_weight_decay_mask,
+        mask=_decay_mask(settings),
     )
   if settings["grad_clip_norm"] > 0:
     optimizer = optax.chain(optax.clip_by_global_norm(float(settings["grad_clip_norm"])), optimizer)
   if settings["lr_multipliers"]:
     optimizer = optax.chain(optimizer, scale_by_lr_multipliers(settings["lr_multipliers"]))
   if settings["plateau_factor"] > 0:
-    optimizer = optax.chain(optimizer, _reduce_on_plateau(settings))
+    optimizer = optax.chain(optimizer, _reduce_on_plateau(settings)
+                            if settings["plateau_metric"] == "train_loss"
+                            else _validation_plateau(settings))
   # Every optimiser accepts (and all but reduce-on-plateau ignore) `value=loss`.
   return optax.with_extra_args_support(optimizer)

@@ -19,8 +19,15 @@ mesh, optimiser, checkpoints and logging around it:
   optimiser state stay) and counted in the logs;
 * multi-host: every process runs this same function on its own share of the
   input; only process 0 writes logs and TensorBoard summaries; every process
-  takes part in each checkpoint.
+  takes part in each checkpoint;
+* an optional validation hook (`Validation`, e.g. fine-tuning's held-out
+  videos): every `every` steps the model is scored on held-out data between
+  two train steps (the one train step stays as it is); the state with the
+  best validation top-1 is kept in WORKDIR/best_checkpoint, and with
+  `config.optimizer.plateau_metric='validation_loss'` the validation loss
+  drives reduce-on-plateau.
 """
+import dataclasses
 import os
 import time
 from typing import Any, Callable, Mapping
@@ -48,6 +55,8 @@ from jvrl.train.metrics_writer import MetricsWriter, log_info
 from jvrl.train.train_state import TrainState
 
 CHECKPOINT_SUBDIR = workdir_lib.CHECKPOINT_SUBDIR
+# The state of the best validation top-1 (`Validation`), one checkpoint.
+BEST_CHECKPOINT_SUBDIR = "best_checkpoint"
 # The config of a run, written to its workdir when it starts training from scratch.
 CONFIG_FILE = "config.json"
 EXPORT_SUBDIR = os.path.join("export", "encoder")
@@ -64,6 +73,24 @@ class Preempted(preemption.StopRequested):
                      f"{checkpoint_dir}; rerun the same command to resume.")
     self.step = step
     self.checkpoint_dir = checkpoint_dir
+
+
+@dataclasses.dataclass(frozen=True)
+class Validation:
+  """The optional validation hook of `train`: score held-out data during training.
+
+  Attributes:
+    every: validate after every `every` steps and after the last one.
+    evaluate: the whole model's variables ({'params', 'batch_stats', ...},
+      `model_variables`) -> {'loss': float, 'top1': float} on the held-out data.
+      The state with the highest 'top1' (the later one on ties, as PRP's
+      ft_classfy.py `main`: `if top1_avg >= best_acc`) is saved to
+      WORKDIR/best_checkpoint with {'step', 'top1', 'loss'} under 'validation'
+      in its metadata; 'loss' feeds reduce-on-plateau when
+      `config.optimizer.plateau_metric='validation_loss'`.
+  """
+  every: int
+  evaluate: Callable[[Mapping[str, Any]], Mapping[str, float]]
 
 
 def make_train_step(objective: base.Objective, optimizer: optax.GradientTransformation,
@@ -344,8 +371,8 @@ def _log_progress(step: int, num_steps: int, metrics: dict, steps_per_sec: float
 
 def train(config: ml_collections.ConfigDict, workdir: str,
           initial_encoder: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
-          *, initial_encoder_source: str = "the given encoder variables"
-          ) -> tuple[TrainState, dict]:
+          *, initial_encoder_source: str = "the given encoder variables",
+          validation: Validation | None = None) -> tuple[TrainState, dict]:
   """Trains `config.objective` for `config.train.num_steps`, resuming if possible.
 
   Writes checkpoints under WORKDIR/checkpoints, TensorBoard events under
@@ -365,6 +392,11 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   `initial_encoder_source` says where they came from in the log line
   ("Initialised the encoder from ...").
 
+  `validation`: the optional validation hook (`Validation`; fine-tuning's
+  held-out split). Required by `config.optimizer.plateau_metric=
+  'validation_loss'`. The returned state is the last one either way;
+  `restore_best_state` reads the best.
+
   Raises:
     Preempted: SIGTERM/SIGINT arrived; a checkpoint of the last step was written.
     FloatingPointError: a non-finite step with `config.train.skip_nonfinite`
@@ -374,6 +406,12 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   """
   setup = Setup(config)
   mesh, objective = setup.mesh, setup.objective
+  observe_plateau = optimizers.make_plateau_observer(config.optimizer)
+  if observe_plateau is not None and validation is None:
+    raise ValueError("config.optimizer.plateau_metric='validation_loss' needs a validation "
+                     "split (for fine-tuning: config.eval.finetune.validation_videos > 0).")
+  if validation is not None and validation.every < 1:
+    raise ValueError(f"Validation.every must be >= 1, got {validation.every}.")
   skip_nonfinite = _train_setting(config, "skip_nonfinite")
   checkpointer = checkpointing.Checkpointer(
       os.path.join(workdir, CHECKPOINT_SUBDIR), max_to_keep=config.train.keep_checkpoints)
@@ -435,6 +473,10 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   metadata = {"config": config.to_json(), "objective": objective.name,
               "model_name": config.model_name}  # what checkpoint_config compares with
 
+  validator = (_Validator(validation, observe_plateau, os.path.join(workdir,
+                                                                   BEST_CHECKPOINT_SUBDIR),
+                          writer, metadata) if validation is not None else None)
+
   clips_per_step = setup.global_batch_size * objective.clips_per_example
   log_every = max(1, config.train.log_every)
   step = start_step
@@ -470,6 +512,9 @@ def train(config: ml_collections.ConfigDict, workdir: str,
             _log_progress(step, setup.num_steps, metrics, steps_per_sec,
                           steps_per_sec * clips_per_step, position, writer)
             interval_start, interval_steps = time.perf_counter(), 0
+          if validator is not None and (step % validation.every == 0
+                                        or step == setup.num_steps):
+            state = validator.validate(step, state)  # between steps: one train step
           stop = watcher.should_stop(step)
           if step % config.train.checkpoint_every == 0 or step == setup.num_steps or stop:
             if not skip_nonfinite:  # never checkpoint a state past a non-finite step
@@ -487,6 +532,8 @@ def train(config: ml_collections.ConfigDict, workdir: str,
                  time.perf_counter() - run_start)
   finally:
     checkpointer.close()  # waits for pending (good) saves, also on errors
+    if validator is not None:
+      validator.close()
     writer.close()
   encoder = _to_host(encoder_variables(state, objective.encoder_name))
   checkpointing.export_encoder(  # every process: orbax coordinates the write
@@ -494,6 +541,46 @@ def train(config: ml_collections.ConfigDict, workdir: str,
       model_kwargs=config.model.to_dict(), variables=encoder)
   log_info("Exported the encoder to %s.", os.path.join(workdir, EXPORT_SUBDIR))
   return state, encoder
+
+
+class _Validator:
+  """`train`'s validation hook at work: scores, logs, keeps the best state, feeds the
+  plateau."""
+
+  def __init__(self, validation: Validation, observe_plateau, best_dir: str,
+               writer: MetricsWriter, metadata: Mapping[str, Any]):
+    self._validation = validation
+    self._observe = jax.jit(observe_plateau) if observe_plateau is not None else None
+    self._writer = writer
+    self._metadata = dict(metadata)
+    self._best = checkpointing.Checkpointer(best_dir, max_to_keep=1)
+    latest = self._best.latest_step()
+    saved = self._best.restore_metadata(latest)["validation"] if latest is not None else None
+    self._best_top1 = saved["top1"] if saved else -np.inf
+    self._best_step = saved["step"] if saved else None
+
+  def validate(self, step: int, state: TrainState) -> TrainState:
+    """Scores `state` after `step`; returns it with the plateau advanced (if on)."""
+    start = time.perf_counter()
+    scores = self._validation.evaluate(model_variables(state))
+    loss, top1 = float(scores["loss"]), float(scores["top1"])
+    if self._observe is not None:
+      state = state.replace(opt_state=self._observe(state.opt_state, loss))
+    if top1 >= self._best_top1:
+      self._best_top1, self._best_step = top1, step
+      if step not in self._best.all_steps():  # a resumed run may redo a saved step
+        self._best.save(step, state, dict(
+            self._metadata, validation={"step": step, "top1": top1, "loss": loss}))
+    scale = optimizers.plateau_scale(state.opt_state)
+    log_info("validation after step %d: loss %.4f  top-1 %.4f  (best top-1 %.4f after step "
+             "%d)%s  %.1f s", step, loss, top1, self._best_top1, self._best_step,
+             f"  plateau scale {scale:.3g}" if scale is not None else "",
+             time.perf_counter() - start)
+    self._writer.write_scalars(step, {"validation_loss": loss, "validation_top1": top1})
+    return state
+
+  def close(self) -> None:
+    self._best.close()
 
 
 def _to_host(tree: Any) -> Any:
@@ -543,6 +630,18 @@ def check_checkpoint_fits(config: ml_collections.ConfigDict, workdir: str, mode:
   check(config, metadata, checkpoint_dir, steps[-1])
 
 
+def restore_best_state(config: ml_collections.ConfigDict, workdir: str
+                       ) -> tuple[TrainState, dict]:
+  """The state of the best validation top-1 in `workdir` (`Validation`) and its
+  {'step', 'top1', 'loss'}.
+
+  Raises:
+    workdir_lib.WorkdirError: the run kept no best state (no validation hook).
+  """
+  state, _, metadata = _restore_newest(config, workdir, BEST_CHECKPOINT_SUBDIR)
+  return state, dict(metadata["validation"])
+
+
 def restore_latest_state(config: ml_collections.ConfigDict, workdir: str) -> tuple[TrainState, int]:
   """The newest checkpoint's train state in `workdir` (for `config`), and its step.
 
@@ -554,7 +653,15 @@ def restore_latest_state(config: ml_collections.ConfigDict, workdir: str) -> tup
     workdir_lib.WorkdirError: there is no checkpoint.
     checkpoint_config.CheckpointMismatchError: `config` is not the checkpoint's.
   """
-  checkpoint_dir = os.path.join(workdir, CHECKPOINT_SUBDIR)
+  state, step, _ = _restore_newest(config, workdir, CHECKPOINT_SUBDIR)
+  return state, step
+
+
+def _restore_newest(config: ml_collections.ConfigDict, workdir: str,
+                    subdir: str) -> tuple[TrainState, int, dict]:
+  """(state, step, metadata) of the newest checkpoint in WORKDIR/`subdir`
+  (`restore_latest_state`)."""
+  checkpoint_dir = os.path.join(workdir, subdir)
   if not workdir_lib.checkpoint_steps(checkpoint_dir):
     raise workdir_lib.WorkdirError(
         f"No checkpoint in {checkpoint_dir}: run with --mode=train (or train_and_eval) first, "
@@ -577,7 +684,7 @@ def restore_latest_state(config: ml_collections.ConfigDict, workdir: str) -> tup
           f"(an older jvrl?): {str(error).splitlines()[0] if str(error) else error!r}.") from error
   finally:
     checkpointer.close()
-  return state, step
+  return state, step, metadata
 
 
 def model_variables(state: TrainState) -> dict:

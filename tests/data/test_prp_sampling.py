@@ -50,10 +50,31 @@ def test_base_stride_two_makes_every_rate_one_frame_real():
   np.testing.assert_array_equal(got["input_indices"], [0, 2, 4, 6])
 
 
-def test_target_span():
+def test_target_span_and_window():
   # PRP, T = 16: rate 1 uses 16 frames, rate s >= 2 uses 16*s - s/2 + 1 (~16*s).
   assert [prp_sampling.target_span(16, s) for s in RATES] == [16, 32, 63, 125]
   assert prp_sampling.target_span(8, 4, base_stride=2) == 61
+  # The window PRP decodes (loadcvvideo_Finsert: 16*s frames) holds the target.
+  assert [prp_sampling.window_span(16, s) for s in RATES] == [16, 32, 64, 128]
+
+
+def test_motion_frames_are_0_5_10_15_of_each_16_frame_chunk_of_the_window():
+  """PRP's __getitem__: clip16 = window[16i:16(i+1)], frames {0, 5, 10, 15} of it."""
+  for rate in RATES:
+    want = np.concatenate([16 * c + np.array([0, 5, 10, 15]) for c in range(rate)])
+    np.testing.assert_array_equal(prp_sampling.motion_frame_offsets(16, rate), want)
+  np.testing.assert_array_equal(prp_sampling.motion_frame_offsets(8, 2), [0, 2, 5, 7,
+                                                                          8, 10, 13, 15])
+  np.testing.assert_array_equal(prp_sampling.motion_frame_offsets(16, 1, num_chunks=2),
+                                [0, 5, 10, 15, 0, 5, 10, 15])  # padding repeats chunk 0
+  for i in range(40):
+    got = _sample(300, [9, i], clip_length=16)
+    rate = RATES[got["rate_index"]]
+    assert got["motion_indices"].shape == (32,)
+    np.testing.assert_array_equal(got["motion_indices"][:4 * rate],
+                                  got["start"] + prp_sampling.motion_frame_offsets(16, rate))
+    # Rates 4 and 8 use window frames that are not target frames (every 2nd / 4th).
+    assert got["motion_indices"].max() <= 299
 
 
 def test_long_videos_stay_inside_and_cover_every_rate_uniformly():
@@ -63,8 +84,7 @@ def test_long_videos_stay_inside_and_cover_every_rate_uniformly():
     rate = RATES[got["rate_index"]]
     assert got["rate"] == rate
     counts[got["rate_index"]] += 1
-    span = prp_sampling.target_span(8, rate)
-    assert 0 <= got["start"] <= 200 - span
+    assert 0 <= got["start"] <= 200 - prp_sampling.window_span(8, rate)
     np.testing.assert_array_equal(got["target_indices"],
                                   got["start"] + np.arange(16) * rate // 2)
   # 400 draws, 4 rates: each ~100 (5-sigma bounds).
@@ -83,11 +103,11 @@ def test_same_seed_same_sample_and_seed_dtypes_agree():
 
 
 def test_short_videos_loop_deterministically():
-  # 10 frames; rate 8 with T = 4 needs 29: the positions wrap around, start 0.
+  # 10 frames; rate 8 with T = 4 needs 32: the positions wrap around, start 0.
   for i in range(40):
     got = _sample(10, [3, i], short_videos="loop")
     rate = RATES[got["rate_index"]]
-    if prp_sampling.target_span(4, rate) > 10:
+    if prp_sampling.window_span(4, rate) > 10:
       assert got["start"] == 0
     np.testing.assert_array_equal(
         got["target_indices"], (got["start"] + np.arange(8) * rate // 2) % 10)
@@ -98,7 +118,7 @@ def test_short_videos_loop_deterministically():
 
 
 def test_short_videos_fitting_rates_only_uses_rates_that_fit():
-  # 16 frames, T = 4: spans 4, 8, 15, 29 -> rates 1, 2, 4 fit.
+  # 16 frames, T = 4: windows 4, 8, 16, 32 -> rates 1, 2, 4 fit.
   seen = set()
   for i in range(60):
     got = _sample(16, [4, i], short_videos="fitting_rates")

@@ -9,7 +9,9 @@ from conftest import make_tiny_cvrl_config
 
 from jvrl import config_validation
 from jvrl import models
+from jvrl.data import held_out
 from jvrl.data import pipeline
+from jvrl.data import sources
 from jvrl.evaluation import evaluate
 from jvrl.evaluation import finetune
 from jvrl.objectives import build_objective
@@ -160,3 +162,45 @@ def test_run_evaluation_fine_tunes_the_encoder_and_a_random_init_one(synthetic_c
   assert 0.0 <= results["finetune_top1"] <= 1.0
   assert results["random_init_finetune_top1"] == results["finetune_top1"]
   assert results["random_init_linear_probe_top1"] == results["linear_probe_top1"]
+
+
+def test_held_out_validation_picks_the_tested_state(synthetic_cache_dir, tmp_path):
+  """validation_videos: held out of training by name, validated every `validation_every`
+  steps, the best state tested (PRP's ft_classfy.py); the choice is reported."""
+  config = _tiny_finetune_config(synthetic_cache_dir)
+  config.eval.finetune.update(dict(validation_videos=6, validation_every=2,
+                                   optimizer=dict(learning_rate=0.01, warmup_steps=0,
+                                                  plateau_factor=0.5, plateau_patience=1)))
+  config_validation.validate_config(config, mode="eval")
+  encoder = models.build_model(config.model_name, **config.model.to_dict())
+  given = jax.device_get(evaluate.random_init_variables(config, encoder))
+  workdir = str(tmp_path)
+  results = finetune.run_finetuning(config, workdir, given, init_name="step_1")
+  assert set(results) == {"finetune_top1", "finetune_best_step", "finetune_validation_top1"}
+  assert results["finetune_best_step"] in (2.0, 3.0)  # validated after steps 2 and 3 (last)
+
+  derived = finetune.finetune_config(config, workdir)
+  assert derived.optimizer.plateau_metric == "validation_loss"
+  chosen = held_out.read_ids(derived.data.held_out.ids_file)
+  assert len(chosen) == 6
+
+  def names(data_config, split):
+    return {e["filename"].decode() for e in sources.make_example_dataset(
+        data_config, split, shuffle_files=False, seed=0).as_numpy_iterator()}
+
+  assert not names(derived.data, "eval_train") & set(chosen)  # never trained on
+  assert len(names(derived.data, "eval_train")) == config.data.synthetic.eval_train_videos - 6
+  assert names(finetune.validation_config(derived).data, "eval_train") == set(chosen)
+  run_dir = os.path.join(workdir, finetune.FINETUNE_SUBDIR, "step_1")
+  best_state, best = trainer.restore_best_state(derived, run_dir)
+  assert best["step"] == results["finetune_best_step"]
+  assert best["top1"] == results["finetune_validation_top1"]
+  model = build_objective(derived).model
+  mesh = sharding.make_mesh(derived.mesh.to_dict())
+  top1, _ = finetune.multi_clip_top1(derived, model,
+                                     jax.device_get(trainer.model_variables(best_state)), mesh)
+  assert top1 == pytest.approx(results["finetune_top1"])  # the best state was tested
+
+  config.eval.finetune.validation_every = 0
+  with pytest.raises(config_validation.ConfigError, match="validation_every"):
+    config_validation.validate_config(config, mode="eval")

@@ -33,6 +33,7 @@ def test_batches_hold_every_members_inputs_under_its_name(tiny_combined_config):
           "prp/rate"} <= set(batch)
   assert batch["cvrl/view1"].shape == (4, 8, 16, 16, 3)
   assert batch["prp/target"].shape == (4, 16, 16, 16, 3)
+  assert batch["prp/motion_frames"].shape == (4, 16, 16, 16, 3)  # 4 frames x 4 chunks
   assert objective.clips_per_example == 3
 
 
@@ -43,7 +44,7 @@ def test_one_shared_encoder_and_weighted_loss(tiny_combined_config):
   video = lambda t: rng.integers(0, 256, (4, t, 16, 16, 3), np.uint8)
   batch = {"cvrl/view1": video(8), "cvrl/view2": video(8), "prp/clip": video(8),
            "prp/target": video(16), "prp/target_valid": np.ones((4, 16), np.float32),
-           "prp/rate": np.array([0, 1, 2, 0], np.int32)}
+           "prp/rate": np.array([0, 1, 2, 0], np.int32), "prp/motion_frames": video(16)}
   with jax.threefry_partitionable(False):
     variables = jax.jit(lambda b: objective.model.init(jax.random.key(0), b, train=False))(batch)
   params = variables["params"]

@@ -47,7 +47,8 @@ def test_training_batches_have_aligned_input_target_and_mask(tiny_prp_config):
   objective = build_objective(config)
   batch = next(pipeline.make_train_dataset(config, objective.preprocess_train, 8)
                .as_numpy_iterator())
-  assert {"clip", "target", "target_valid", "rate"} <= set(batch)
+  assert {"clip", "target", "target_valid", "rate", "motion_frames"} <= set(batch)
+  assert batch["motion_frames"].shape == (8, 32, 16, 16, 3)  # 4 frames x 8 chunks (rate 8)
   assert batch["clip"].shape == (8, 8, 16, 16, 3) and batch["clip"].dtype == np.uint8
   assert batch["target"].shape == (8, 16, 16, 16, 3) and batch["target"].dtype == np.uint8
   assert batch["target_valid"].shape == (8, 16) and batch["target_valid"].dtype == np.float32
@@ -84,6 +85,11 @@ def test_frames_follow_the_rate_on_a_video_that_counts_its_frames(tiny_prp_confi
     else:
       assert real.all()
       np.testing.assert_array_equal(np.diff(index), rate // 2)
+    # The motion map's frames: {0, 2, 5, 7} of each 8-frame chunk of the decoded window
+    # (PRP's {0, 5, 10, 15} of 16), also where the target skips frames (rates 4, 8).
+    motion = out["motion_frames"][:4 * rate, 0, 0, 0].astype(int) // 2
+    want = index[0] + np.concatenate([8 * c + np.array([0, 2, 5, 7]) for c in range(rate)])
+    np.testing.assert_array_equal(motion, want)
   assert seen == {1, 2, 4, 8}
 
 
@@ -98,8 +104,9 @@ def test_input_and_target_share_one_crop_and_flip(tiny_prp_config, crop):
   video = (texture + 2 * np.arange(40)[:, None, None, None]).astype(np.uint8)
   example = _examples([video])[0]
   for i in range(4):
-    target = _preprocess(config, example, [9, i])["target"].astype(float)
-    centred = target - target.mean(axis=(1, 2, 3), keepdims=True)
+    out = _preprocess(config, example, [9, i])
+    frames = np.concatenate([out["target"], out["motion_frames"]]).astype(float)
+    centred = frames - frames.mean(axis=(1, 2, 3), keepdims=True)
     np.testing.assert_allclose(centred, np.broadcast_to(centred[:1], centred.shape), atol=1.5)
 
 
@@ -110,7 +117,8 @@ def test_model_outputs_and_loss(tiny_prp_config):
   batch = {"clip": rng.integers(0, 256, (2, 8, 16, 16, 3), np.uint8),
            "target": rng.integers(0, 256, (2, 16, 16, 16, 3), np.uint8),
            "target_valid": np.stack([np.tile([1.0, 0.0], 8), np.ones(16)]).astype(np.float32),
-           "rate": np.array([0, 3], np.int32)}
+           "rate": np.array([0, 3], np.int32),
+           "motion_frames": rng.integers(0, 256, (2, 32, 16, 16, 3), np.uint8)}
   with jax.threefry_partitionable(False):
     variables = jax.jit(lambda b: objective.model.init(jax.random.key(0), b, train=False))(batch)
   assert set(variables["params"]) == {"encoder", "rate_head", "decoder"}

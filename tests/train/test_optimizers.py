@@ -364,3 +364,51 @@ def test_every_optimizer_accepts_the_loss_as_value():
 def test_bad_plateau_settings_raise(overrides, message):
   with pytest.raises(ValueError, match=message):
     optimizers.make_optimizer(_opt_config(**overrides), 1000, 256)
+
+
+@pytest.mark.parametrize("name", ["sgd", "lars", "adamw"])
+def test_weight_decay_mask_all_decays_every_parameter(name):
+  """`weight_decay_mask='all'` (PRP's fine-tuning: PyTorch SGD over model.parameters())."""
+  params = jax.tree.map(lambda p: p + 0.5, _tiny_params())
+  config = _opt_config(name=name, weight_decay=0.1, warmup_steps=0, learning_rate=0.5,
+                       lr_batch_scaling=0, schedule="constant", weight_decay_mask="all")
+  optimizer = optimizers.make_optimizer(config, total_steps=10, global_batch_size=8)
+  zero_grads = jax.tree.map(jnp.zeros_like, params)
+  updates, _ = optimizer.update(zero_grads, optimizer.init(params), params)
+  for old, new in zip(jax.tree.leaves(params), jax.tree.leaves(
+      optax.apply_updates(params, updates))):
+    assert np.all(np.abs(new) < np.abs(old)), (name, old, new)
+  if name == "sgd":  # coupled L2 on a bias too: -lr * wd * param
+    bias = jax.tree.leaves(params)[0]
+    np.testing.assert_allclose(jax.tree.leaves(updates)[0], -0.5 * 0.1 * bias, rtol=1e-6)
+  with pytest.raises(ValueError, match="weight_decay_mask"):
+    optimizers.make_optimizer(_opt_config(weight_decay_mask="biases"), 10, 8)
+
+
+def test_validation_plateau_ignores_the_training_loss_and_watches_the_observed_one():
+  """`plateau_metric='validation_loss'`: one observation per validation, patience counted
+  in validations; the training loss passed as `value` changes nothing."""
+  params = {"w": {"kernel": jnp.ones(2)}}
+  grads = {"w": {"kernel": jnp.ones(2)}}
+  config = _opt_config(momentum=0.0, weight_decay=0.0, warmup_steps=0, learning_rate=1.0,
+                       lr_batch_scaling=0, schedule="constant", plateau_factor=0.1,
+                       plateau_patience=2, plateau_metric="validation_loss")
+  optimizer = optimizers.make_optimizer(config, 100, 8)
+  observe = jax.jit(optimizers.make_plateau_observer(config))
+  state = optimizer.init(params)
+
+  def step_size(state, loss):
+    updates, state = optimizer.update(grads, state, params, value=jnp.float32(loss))
+    return float(-updates["w"]["kernel"][0]), state
+
+  for loss in (5.0, 1.0, 1.0, 1.0):  # a flat training loss never cuts the rate here
+    size, state = step_size(state, loss)
+    assert size == pytest.approx(1.0)
+  assert optimizers.plateau_scale(state) == pytest.approx(1.0)
+  for validation_loss, expected in ((2.0, 1.0), (1.0, 1.0), (1.5, 1.0), (1.0, 0.1)):
+    state = observe(state, validation_loss)  # best 1.0; then 2 without improvement -> cut
+    assert step_size(state, 0.0)[0] == pytest.approx(expected)
+  assert optimizers.plateau_scale(state) == pytest.approx(0.1)
+  assert optimizers.make_plateau_observer(_opt_config(plateau_factor=0.1)) is None
+  with pytest.raises(ValueError, match="plateau_metric"):
+    optimizers.make_optimizer(_opt_config(plateau_metric="val"), 10, 8)

@@ -14,6 +14,7 @@ from conftest import make_tiny_cvrl_config, random_cvrl_batches, train_steps
 from jvrl.data.tf_setup import tf
 from jvrl.objectives import build_objective
 from jvrl.train import checkpointing
+from jvrl.train import optimizers
 from jvrl.train import trainer
 
 
@@ -182,3 +183,31 @@ def test_validate_batch_size_names_the_field():
   mesh = trainer.sharding.make_mesh({"data": 8})
   with pytest.raises(ValueError, match="config.train.batch_size=12"):
     trainer.validate_batch_size(12, mesh, "config.train.batch_size")
+
+
+def test_validation_hook_keeps_the_best_state_and_feeds_the_plateau(tiny_cvrl_config,
+                                                                    tmp_path):
+  """Scripted scores: the state of the best top-1 (the later on a tie, as PRP) is kept
+  with its step; the validation losses (not the training loss) drive reduce-on-plateau."""
+  config = tiny_cvrl_config
+  config.optimizer.update(dict(plateau_factor=0.5, plateau_patience=1,
+                               plateau_metric="validation_loss"))
+  config.data.held_out = dict(split="eval_train", ids_file="unused.json", use="exclude")
+  top1s, losses, seen = [0.5, 0.7, 0.7, 0.2], [1.0, 2.0, 2.0, 2.0], []
+
+  def evaluate(variables):
+    seen.append(jax.device_get(variables["params"]))
+    return {"loss": losses[len(seen) - 1], "top1": top1s[len(seen) - 1]}
+
+  with pytest.raises(ValueError, match="validation split"):
+    trainer.train(config, str(tmp_path / "without"))
+  workdir = str(tmp_path / "run")
+  state, _ = trainer.train(config, workdir, validation=trainer.Validation(1, evaluate))
+  assert len(seen) == config.train.num_steps == 4
+  best_state, best = trainer.restore_best_state(config, workdir)
+  assert best == {"step": 3, "top1": 0.7, "loss": 2.0}
+  for got, want in zip(_leaves(best_state.params), _leaves(seen[2])):
+    np.testing.assert_array_equal(got, want)
+  # Validation losses 1, 2, 2, 2 with patience 1: each of the three that does not
+  # improve on 1 halves the rate (1 -> 0.5 -> 0.25 -> 0.125).
+  assert optimizers.plateau_scale(state.opt_state) == pytest.approx(0.125)
