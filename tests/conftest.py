@@ -106,9 +106,11 @@ def random_cvrl_batches(config, count: int = 2, seed: int = 0) -> list[dict]:
            "view2": rng.integers(0, 256, shape, np.uint8)} for _ in range(count)]
 
 
-def train_steps(config, batches):
+def train_steps(config, batches, num_devices=None):
   """Jitted train steps of `config` (fresh state) on host `batches`, one per batch.
 
+  `num_devices`: run on a data-parallel mesh of the first `num_devices`
+  devices instead of `config.mesh` (1 vs 8 comparisons).
   Returns (losses, final state, the lowered step's HLO text).
   """
   import jax  # pylint: disable=g-import-not-at-top
@@ -116,6 +118,8 @@ def train_steps(config, batches):
   from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
   setup = trainer.Setup(config)
+  if num_devices is not None:
+    setup.mesh = sharding.make_mesh({"data": -1}, jax.devices()[:num_devices])
   spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batches[0].items()}
   _, shardings = setup.abstract_state(spec)
   state = setup.fresh_state(spec, shardings)

@@ -5,6 +5,9 @@ distribution, each gets its own temporally consistent spatial augmentation,
 both go through the encoder and the projection MLP in ONE batched forward pass
 (so batch-norm statistics cover both views, as in the reference code), and the
 NT-Xent loss contrasts every pair against the whole global batch.
+
+The loss reads mixing targets of both views (`MIXED_TARGET_FIELDS`) when a
+batch-mixing device augmentation (STC-mix) recorded them.
 """
 from typing import Any, Mapping
 
@@ -22,6 +25,28 @@ from jvrl.losses import contrastive
 from jvrl.models import heads
 from jvrl.models import inputs
 from jvrl.objectives import base
+from jvrl.objectives import device_augmentations
+
+# Batch fields whose mixing targets (`device_augmentations.mixing_key`) the loss reads.
+MIXED_TARGET_FIELDS = ("view1", "view2")
+
+
+def pooled_view_features(encoder: nn.Module, batch: Mapping[str, jax.Array],
+                         train: bool) -> tuple[jax.Array, jax.Array]:
+  """batch['view1'], batch['view2'] [B, T, H, W, 3] through `encoder` in ONE batched
+  forward pass (batch norm spans both views), globally pooled: two [B, C] arrays."""
+  views = jnp.concatenate([batch["view1"], batch["view2"]], axis=0)
+  feature_map = encoder(inputs.to_unit_float(views), train=train)
+  features_1, features_2 = jnp.split(heads.global_average_pool(feature_map), 2, axis=0)
+  return features_1, features_2
+
+
+def project_views(projection: nn.Module, features_1: jax.Array, features_2: jax.Array,
+                  train: bool) -> dict:
+  """{'embeddings_1', 'embeddings_2'}: both views' features through ONE projection call."""
+  embeddings = projection(jnp.concatenate([features_1, features_2], axis=0), train=train)
+  embeddings_1, embeddings_2 = jnp.split(embeddings, 2, axis=0)
+  return {"embeddings_1": embeddings_1, "embeddings_2": embeddings_2}
 
 
 class CVRLModel(nn.Module):
@@ -32,17 +57,16 @@ class CVRLModel(nn.Module):
   @nn.compact
   def __call__(self, batch: Mapping[str, jax.Array], train: bool) -> dict:
     """batch['view1'], batch['view2']: uint8 [B, T, H, W, 3] -> embeddings."""
-    views = jnp.concatenate([batch["view1"], batch["view2"]], axis=0)
-    feature_map = self.encoder(inputs.to_unit_float(views), train=train)
-    embeddings = self.projection(heads.global_average_pool(feature_map), train=train)
-    embeddings_1, embeddings_2 = jnp.split(embeddings, 2, axis=0)
-    return {"embeddings_1": embeddings_1, "embeddings_2": embeddings_2}
+    features_1, features_2 = pooled_view_features(self.encoder, batch, train)
+    return project_views(self.projection, features_1, features_2, train)
 
 
-def make_cvrl_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
-  """Returns the tf.data function that turns one video into CVRL's two views."""
-  clip_length = config.data.clip_length
-  stride = config.data.frame_stride
+def make_view_augmenter(config: ml_collections.ConfigDict):
+  """`augment_view(clip, seed, view) -> uint8 clip`: CVRL's augmentation of one view.
+
+  `clip`: [T, H, W, 3] frames in 0..255 (any dtype); `view` 0 or 1 picks the
+  per-view blur / solarize probabilities of `config.augment`.
+  """
   aug = config.augment
 
   def augment_view(clip: tf.Tensor, seed: tf.Tensor, view: int) -> tf.Tensor:
@@ -54,6 +78,15 @@ def make_cvrl_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreproc
         grayscale_prob=aug.grayscale_prob, area_range=tuple(aug.area_range),
         aspect_ratio_range=tuple(aug.aspect_ratio_range), flip_prob=aug.flip_prob)
     return tf.cast(tf.round(view_clip * 255.0), tf.uint8)
+
+  return augment_view
+
+
+def make_cvrl_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
+  """Returns the tf.data function that turns one video into CVRL's two views."""
+  clip_length = config.data.clip_length
+  stride = config.data.frame_stride
+  augment_view = make_view_augmenter(config)
 
   def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
     start_seed, view1_seed, view2_seed = tf.unstack(
@@ -90,19 +123,32 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"config.cvrl.projection_hidden_layers={layers!r} must be an integer >= 0.")
 
 
-def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
-  """Builds CVRL from `config.model_name`, `config.model` and `config.cvrl`."""
-  encoder = models.build_model(config.model_name, **config.model.to_dict())
-  projection = heads.ProjectionMLP(
+def contrastive_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
+                     temperature: float) -> tuple[jax.Array, dict]:
+  """NT-Xent of outputs['embeddings_1'] / ['embeddings_2'], with the views' mixing
+  targets when the batch holds them."""
+  return contrastive.nt_xent_loss(
+      outputs["embeddings_1"], outputs["embeddings_2"], temperature,
+      mixing_1=batch.get(device_augmentations.mixing_key("view1")),
+      mixing_2=batch.get(device_augmentations.mixing_key("view2")))
+
+
+def make_projection(config: ml_collections.ConfigDict) -> heads.ProjectionMLP:
+  """The projection MLP of `config.cvrl`."""
+  return heads.ProjectionMLP(
       hidden_dim=config.cvrl.projection_hidden_dim,
       num_hidden_layers=config.cvrl.projection_hidden_layers,
       output_dim=config.cvrl.projection_dim)
+
+
+def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
+  """Builds CVRL from `config.model_name`, `config.model` and `config.cvrl`."""
+  encoder = models.build_model(config.model_name, **config.model.to_dict())
+  projection = make_projection(config)
   temperature = config.cvrl.temperature
 
   def loss_fn(outputs, batch):
-    del batch
-    return contrastive.nt_xent_loss(
-        outputs["embeddings_1"], outputs["embeddings_2"], temperature)
+    return contrastive_loss(outputs, batch, temperature)
 
   return base.Objective(
       name="cvrl",
