@@ -6,6 +6,14 @@ both go through the encoder and the projection MLP in ONE batched forward pass
 (so batch-norm statistics cover both views, as in the reference code), and the
 NT-Xent loss contrasts every pair against the whole global batch.
 
+SimCLR on video is a config of this objective (REFERENCE §4, the image
+baseline of the CVRL paper): `config.cvrl.positive_gap='none'` takes both
+views from ONE clip (two augmentations, no temporal gap; default 'cvrl');
+`config.cvrl.view_frames=1` makes every view a single frame (frame-level
+SimCLR: the 3-D encoder on T=1, which needs `config.model.input_transform=
+'rgb'`; 0, the default, = `config.data.clip_length`). Evaluation always uses
+`config.data.clip_length`-frame clips.
+
 The loss reads mixing targets of both views (`MIXED_TARGET_FIELDS`) when a
 batch-mixing device augmentation (STC-mix) recorded them.
 """
@@ -29,6 +37,8 @@ from jvrl.objectives import device_augmentations
 
 # Batch fields whose mixing targets (`device_augmentations.mixing_key`) the loss reads.
 MIXED_TARGET_FIELDS = ("view1", "view2")
+# config.cvrl.positive_gap: how far apart the two positive clips are.
+POSITIVE_GAPS = ("cvrl", "none")
 
 
 def pooled_view_features(encoder: nn.Module, batch: Mapping[str, jax.Array],
@@ -82,17 +92,27 @@ def make_view_augmenter(config: ml_collections.ConfigDict):
   return augment_view
 
 
+def view_frames(config: ml_collections.ConfigDict) -> int:
+  """Frames per training view: `config.cvrl.view_frames`, 0 -> `config.data.clip_length`."""
+  return int(config.cvrl.get("view_frames", 0) or config.data.clip_length)
+
+
 def make_cvrl_preprocess(config: ml_collections.ConfigDict) -> base.TrainPreprocessFn:
   """Returns the tf.data function that turns one video into CVRL's two views."""
-  clip_length = config.data.clip_length
+  clip_length = view_frames(config)
   stride = config.data.frame_stride
+  same_clip = config.cvrl.get("positive_gap", "cvrl") == "none"
   augment_view = make_view_augmenter(config)
 
   def preprocess(example: Mapping[str, Any], seed: tf.Tensor) -> dict:
     start_seed, view1_seed, view2_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, 3))
     num_frames = example["num_frames"]
-    starts = sampling.sample_cvrl_clip_starts(num_frames, clip_length, stride, start_seed)
+    if same_clip:  # SimCLR: two augmentations of one clip
+      start = sampling.sample_uniform_clip_start(num_frames, clip_length, stride, start_seed)
+      starts = tf.stack([start, start])
+    else:
+      starts = sampling.sample_cvrl_clip_starts(num_frames, clip_length, stride, start_seed)
     indices = tf.concat([
         sampling.clip_frame_indices(starts[0], clip_length, stride, num_frames),
         sampling.clip_frame_indices(starts[1], clip_length, stride, num_frames),
@@ -121,6 +141,17 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   layers = section.get("projection_hidden_layers")
   if not isinstance(layers, int) or layers < 0:
     raise ValueError(f"config.cvrl.projection_hidden_layers={layers!r} must be an integer >= 0.")
+  gap = section.get("positive_gap", "cvrl")
+  if gap not in POSITIVE_GAPS:
+    raise ValueError(f"config.cvrl.positive_gap={gap!r} must be one of {POSITIVE_GAPS} "
+                     "('none': SimCLR, two augmentations of one clip).")
+  frames = section.get("view_frames", 0)
+  if not isinstance(frames, int) or frames < 0:
+    raise ValueError(f"config.cvrl.view_frames={frames!r} must be an integer >= 0 "
+                     "(0: config.data.clip_length; 1: frame-level SimCLR).")
+  if frames == 1 and config.get("model", {}).get("input_transform", "rgb") != "rgb":
+    raise ValueError("config.cvrl.view_frames=1 trains on single frames, which have no residual "
+                     "frames: set config.model.input_transform='rgb'.")
 
 
 def contrastive_loss(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
