@@ -34,6 +34,7 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "vatt": "jvrl.objectives.vatt",
     "combined": "jvrl.objectives.combined",
     "tsp": "jvrl.objectives.tsp",
+    "concur": "jvrl.objectives.concur",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 
