@@ -41,6 +41,7 @@ import ml_collections
 from jvrl.objectives import base
 
 DEVICE_AUGMENTATION_MODULES: Mapping[str, str] = types.MappingProxyType({
+    "fame": "jvrl.objectives.fame",
 })
 MIXING_SUFFIX = "_mixing"
 # Separates a combined objective's member name from its batch field ('cvrl/view1');
