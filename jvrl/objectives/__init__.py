@@ -35,6 +35,7 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "combined": "jvrl.objectives.combined",
     "tsp": "jvrl.objectives.tsp",
     "concur": "jvrl.objectives.concur",
+    "stor": "jvrl.objectives.stor",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 
