@@ -36,6 +36,7 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "tsp": "jvrl.objectives.tsp",
     "concur": "jvrl.objectives.concur",
     "stor": "jvrl.objectives.stor",
+    "teg": "jvrl.objectives.teg",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 

@@ -71,18 +71,20 @@ class CVRLModel(nn.Module):
     return project_views(self.projection, features_1, features_2, train)
 
 
-def make_view_augmenter(config: ml_collections.ConfigDict):
+def make_view_augmenter(config: ml_collections.ConfigDict, crop_size: int | None = None):
   """`augment_view(clip, seed, view) -> uint8 clip`: CVRL's augmentation of one view.
 
   `clip`: [T, H, W, 3] frames in 0..255 (any dtype); `view` 0 or 1 picks the
-  per-view blur / solarize probabilities of `config.augment`.
+  per-view blur / solarize probabilities of `config.augment`. The view is
+  `crop_size` pixels square (None: `config.data.crop_size`).
   """
   aug = config.augment
+  crop_size = crop_size or config.data.crop_size
 
   def augment_view(clip: tf.Tensor, seed: tf.Tensor, view: int) -> tf.Tensor:
     view_clip = augment.cvrl_augment_clip(
         tf.cast(clip, tf.float32) / 255.0, seed,
-        crop_size=config.data.crop_size,
+        crop_size=crop_size,
         blur_prob=aug.blur_prob[view], solarize_prob=aug.solarize_prob[view],
         color_strength=aug.color_strength, color_prob=aug.color_prob,
         grayscale_prob=aug.grayscale_prob, area_range=tuple(aug.area_range),
