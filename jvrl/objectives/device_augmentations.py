@@ -42,6 +42,7 @@ from jvrl.objectives import base
 
 DEVICE_AUGMENTATION_MODULES: Mapping[str, str] = types.MappingProxyType({
     "fame": "jvrl.objectives.fame",
+    "stc_mix": "jvrl.objectives.stc_mix",
 })
 MIXING_SUFFIX = "_mixing"
 # Separates a combined objective's member name from its batch field ('cvrl/view1');
