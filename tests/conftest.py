@@ -106,9 +106,11 @@ def random_cvrl_batches(config, count: int = 2, seed: int = 0) -> list[dict]:
            "view2": rng.integers(0, 256, shape, np.uint8)} for _ in range(count)]
 
 
-def train_steps(config, batches):
+def train_steps(config, batches, num_devices=None):
   """Jitted train steps of `config` (fresh state) on host `batches`, one per batch.
 
+  `num_devices`: run on a data-parallel mesh of the first `num_devices`
+  devices instead of `config.mesh` (1 vs 8 comparisons).
   Returns (losses, final state, the lowered step's HLO text).
   """
   import jax  # pylint: disable=g-import-not-at-top
@@ -116,6 +118,8 @@ def train_steps(config, batches):
   from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
   from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
   setup = trainer.Setup(config)
+  if num_devices is not None:
+    setup.mesh = sharding.make_mesh({"data": -1}, jax.devices()[:num_devices])
   spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batches[0].items()}
   _, shardings = setup.abstract_state(spec)
   state = setup.fresh_state(spec, shardings)
@@ -188,3 +192,27 @@ def make_video_localization(video_id: str, num_clips: int, num_segments: int):
           np.full(num_segments, 0.5)),
       segments=np.array([[0.5, 2.5]] * num_segments).reshape(-1, 2),
       segment_labels=np.ones(num_segments, np.int64), duration=float(num_clips + 1))
+
+
+def counting_video(num_frames: int, height: int = 24, width: int = 20) -> np.ndarray:
+  """uint8 [L, H, W, 3] whose frame k is the flat value 2k: a clip's pixels say which
+  frames it was read from (`clip[:, 0, 0, 0] // 2`)."""
+  values = 2 * np.arange(num_frames, dtype=np.uint8)
+  return np.broadcast_to(values[:, None, None, None], (num_frames, height, width, 3)).copy()
+
+
+def parsed_examples(videos, step: int = 0) -> list[dict]:
+  """Parsed-example dicts (the pipeline's contract, as TF tensors) of uint8 videos, each
+  at training step `step` (`pipeline.TRAIN_STEP_FIELD`)."""
+  from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
+  from jvrl.data.tf_setup import tf  # pylint: disable=g-import-not-at-top
+  return [{"frames": tf.constant(v), "num_frames": tf.constant(len(v), tf.int32),
+           pipeline.TRAIN_STEP_FIELD: tf.constant(step, tf.int64)} for v in videos]
+
+
+def without_view_augmentation(config):
+  """`config` with CVRL's view augmentation turned into a plain resize of whole frames."""
+  config.augment.update(dict(area_range=(1.0, 1.0), aspect_ratio_range=(1.0, 1.0),
+                             flip_prob=0.0, color_prob=0.0, grayscale_prob=0.0,
+                             blur_prob=(0.0, 0.0), solarize_prob=(0.0, 0.0)))
+  return config

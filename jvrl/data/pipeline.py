@@ -11,7 +11,10 @@ no video is ever dropped.
 
 Randomness is stateless: example number `i` of process `p` is preprocessed
 with seed (config.seed, i * process_count + p), so a run is reproducible for a
-fixed seed and file order, whatever tf.data's parallelism.
+fixed seed and file order, whatever tf.data's parallelism. The preprocess
+function also receives the training step whose batch the example feeds,
+`TRAIN_STEP_FIELD` = i // local batch size (a pure function of the position,
+so a schedule read from it, ConCur's curriculum, survives an exact resume).
 
 Training batches also carry host-only bookkeeping (`HOST_FIELDS`): each
 example's number `i` in this process's stream (the input position a
@@ -138,6 +141,7 @@ def _training_batches(config: ml_collections.ConfigDict, examples: tf.data.Datas
     seed = tf.stack([tf.constant(config.seed, tf.int64),
                      index * process_count + seed_offset])
     contract = {k: v for k, v in example.items() if not k.startswith("_")}
+    contract[TRAIN_STEP_FIELD] = index // local_batch_size
     out = dict(preprocess(contract, seed))
     if not host_fields:
       return out
@@ -154,6 +158,9 @@ def _training_batches(config: ml_collections.ConfigDict, examples: tf.data.Datas
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+# int64 scalar added to every training example before its preprocessing: the
+# step of the batch it lands in (without skipped examples).
+TRAIN_STEP_FIELD = "train_step"
 INDEX_FIELD = "_index"
 CORRUPT_SKIPPED_FIELD = "_corrupt_skipped"
 CORRUPT_FILE_FIELD = "_corrupt_file"

@@ -25,6 +25,9 @@ def nt_xent_loss(
     embeddings_1: jax.Array,
     embeddings_2: jax.Array,
     temperature: float = 0.1,
+    *,
+    mixing_1: jax.Array | None = None,
+    mixing_2: jax.Array | None = None,
 ) -> tuple[jax.Array, Mapping[str, jax.Array]]:
   """Symmetric NT-Xent (InfoNCE) loss of two views, as in CVRL / SimCLR.
 
@@ -33,15 +36,27 @@ def nt_xent_loss(
   direction b->a likewise. The loss is the SUM of the two directions, each
   averaged over the batch (REFERENCE §1, "loss = CE(a->b) + CE(b->a)").
 
+  Mixed targets (i-Mix / MixCo style, for batch-mixing augmentations such as
+  STC-mix's space-time cutmix): `mixing_1` [B, B] says which examples view-1
+  row i is made of (row i: fractions, summing to 1; None = the identity), and
+  `mixing_2` the same for view 2. The a->b target of row i is then
+  (mixing_1 @ mixing_2.T)[i], normalised to sum to 1 (e.g. lambda on b_i and
+  1 - lambda on b_j when a_i holds 1 - lambda of example j); b->a uses the
+  transpose. Rows of the same view that share an example are masked in the
+  a.a / b.b block (neither positives nor negatives). Without mixing this is
+  exactly the loss above.
+
   Args:
     embeddings_1: [B, D] projections of view 1 (any scale; L2-normalised here).
     embeddings_2: [B, D] projections of view 2, row i pairs with row i.
     temperature: softmax temperature (CVRL: 0.1).
+    mixing_1, mixing_2: optional [B, B] mixing targets of the two views.
 
   Returns:
     (loss, metrics): scalar loss and a dict with `contrastive_accuracy`
-    (fraction of a->b rows whose argmax is the positive) and
-    `contrastive_entropy` (mean entropy of the a->b softmax over b).
+    (fraction of a->b rows whose argmax is the positive, with mixing: the
+    example holding most of the row) and `contrastive_entropy` (mean entropy
+    of the a->b softmax over b).
   """
   if embeddings_1.shape != embeddings_2.shape or embeddings_1.ndim != 2:
     raise ValueError(
@@ -58,6 +73,8 @@ def nt_xent_loss(
   logits_aa = a @ a.T / temperature - self_mask
   logits_bb = b @ b.T / temperature - self_mask
   labels = jnp.arange(batch)
+  if mixing_1 is not None or mixing_2 is not None:
+    return _mixed_target_loss(a, b, temperature, mixing_1, mixing_2)
 
   def cross_entropy(logits: jax.Array) -> jax.Array:
     log_probs = jax.nn.log_softmax(logits, axis=-1)
@@ -74,3 +91,43 @@ def nt_xent_loss(
           jnp.sum(probs_ab * jax.nn.log_softmax(logits_ab, axis=-1), axis=-1)),
   }
   return loss_a + loss_b, metrics
+
+
+def _mixed_target_loss(a: jax.Array, b: jax.Array, temperature: float,
+                       mixing_1: jax.Array | None, mixing_2: jax.Array | None
+                       ) -> tuple[jax.Array, Mapping[str, jax.Array]]:
+  """`nt_xent_loss` with mixing targets (see there); `a`, `b` already normalised."""
+  batch = a.shape[0]
+  identity = jnp.eye(batch, dtype=jnp.float32)
+  w1 = identity if mixing_1 is None else mixing_1.astype(jnp.float32)
+  w2 = identity if mixing_2 is None else mixing_2.astype(jnp.float32)
+  for name, w in (("mixing_1", w1), ("mixing_2", w2)):
+    if w.shape != (batch, batch):
+      raise ValueError(f"{name} must be [B, B] = {(batch, batch)}, got {w.shape}.")
+
+  def normalised_rows(x):
+    return x / jnp.maximum(jnp.sum(x, axis=1, keepdims=True), 1e-12)
+
+  def shared_mask(w):  # rows of one view that hold a common example (incl. themselves)
+    return ((w @ w.T) > 0).astype(jnp.float32) * _MASK_LOGIT
+
+  overlap = w1 @ w2.T
+  logits_ab = a @ b.T / temperature
+  logits_aa = a @ a.T / temperature - shared_mask(w1)
+  logits_bb = b @ b.T / temperature - shared_mask(w2)
+
+  def soft_cross_entropy(logits_cross, logits_same, targets):
+    log_probs = jax.nn.log_softmax(jnp.concatenate([logits_cross, logits_same], axis=1), axis=-1)
+    return -jnp.mean(jnp.sum(targets * log_probs[:, :batch], axis=-1))
+
+  targets_ab = normalised_rows(overlap)
+  loss = (soft_cross_entropy(logits_ab, logits_aa, targets_ab)
+          + soft_cross_entropy(logits_ab.T, logits_bb, normalised_rows(overlap.T)))
+  probs_ab = jax.nn.softmax(logits_ab, axis=-1)
+  metrics = {
+      "contrastive_accuracy": jnp.mean((jnp.argmax(logits_ab, axis=-1) == jnp.argmax(
+          targets_ab, axis=-1)).astype(jnp.float32)),
+      "contrastive_entropy": -jnp.mean(
+          jnp.sum(probs_ab * jax.nn.log_softmax(logits_ab, axis=-1), axis=-1)),
+  }
+  return loss, metrics

@@ -11,13 +11,20 @@ Each objective module defines
 objective, so a method validates its own settings; evaluations that need more
 than the encoder are chosen by the evaluation layer (`jvrl.evaluation`), never
 attached here.
+
+The run's objective (`config.objective`) also gets the config's on-device batch
+augmentations (`config.device_augment`, `device_augmentations`), chained after
+its own `augment_batch`; a combined objective's members are built without them
+(the list applies once, to the combined batch, with member-prefixed keys).
 """
+import dataclasses
 import importlib
 import types
 from typing import Mapping
 
 import ml_collections
 
+from jvrl.objectives import device_augmentations
 from jvrl.objectives.base import Objective
 
 OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
@@ -27,6 +34,9 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "vatt": "jvrl.objectives.vatt",
     "combined": "jvrl.objectives.combined",
     "tsp": "jvrl.objectives.tsp",
+    "concur": "jvrl.objectives.concur",
+    "stor": "jvrl.objectives.stor",
+    "teg": "jvrl.objectives.teg",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 
@@ -44,16 +54,23 @@ def build_objective(config: ml_collections.ConfigDict, name: str | None = None) 
   if name not in OBJECTIVE_MODULES:
     raise ValueError(f"Unknown config.objective={name!r}; known objectives: "
                      f"{sorted(OBJECTIVE_NAMES)}.")
-  return objective_module(name).build_objective(config)
+  objective = objective_module(name).build_objective(config)
+  if name != config.objective or not device_augmentations.names(config):
+    return objective
+  return dataclasses.replace(objective, augment_batch=device_augmentations.chain(
+      [objective.augment_batch, device_augmentations.build(config)]))
 
 
 def check_objective_config(config: ml_collections.ConfigDict, name: str | None = None) -> None:
-  """Runs objective `name`'s (default `config.objective`) own config checks, if any.
+  """Runs objective `name`'s (default `config.objective`) own config checks, if any, and
+  for the run's objective those of `config.device_augment`.
 
   Raises:
     ValueError: one line naming the field to change.
   """
-  check = getattr(objective_module(config.objective if name is None else name),
-                  "check_config", None)
+  name = config.objective if name is None else name
+  check = getattr(objective_module(name), "check_config", None)
   if check is not None:
     check(config)
+  if name == config.objective:
+    device_augmentations.check_config(config, objective_module)

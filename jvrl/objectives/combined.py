@@ -16,6 +16,11 @@ preprocessing but shares one encoder:
     different clips, shapes may differ).
   * loss: sum over members of weight * member loss; metrics are prefixed
     '<name>/' and each member's loss is reported as '<name>/loss'.
+  * on-device batch augmentation: a member's own `augment_batch` runs on its
+    slice of the global batch (its '<name>/' fields), with a key of its own.
+    The config's list (`config.device_augment`) applies once, to the combined
+    batch, with member-prefixed keys ('cvrl/view1').
+A member that trains on units of its own (`expand_example`, TSP) is refused.
 """
 import dataclasses
 from typing import Any, Mapping, Sequence
@@ -138,6 +143,17 @@ def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
       metrics.update({f"{name}{SEPARATOR}{key}": value for key, value in member_metrics.items()})
     return total, metrics
 
+  augmenting_members = {name: member for name, member in members.items()
+                        if member.augment_batch is not None}
+
+  def augment_batch(batch, rng):
+    out = dict(batch)
+    for index, (name, member) in enumerate(augmenting_members.items()):
+      augmented = member.augment_batch(split_batch(batch, name), jax.random.fold_in(rng, index))
+      out = {k: v for k, v in out.items() if not k.startswith(name + SEPARATOR)}
+      out.update({f"{name}{SEPARATOR}{key}": value for key, value in augmented.items()})
+    return out
+
   rng_names = tuple(dict.fromkeys(
       rng for member in members.values() for rng in member.rng_names))
   return base.Objective(
@@ -148,4 +164,5 @@ def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
       preprocess_train=preprocess,
       clips_per_example=sum(member.clips_per_example for member in members.values()),
       rng_names=rng_names,
+      augment_batch=augment_batch if augmenting_members else None,
   )

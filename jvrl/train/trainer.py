@@ -1,7 +1,8 @@
 """The generic training loop shared by every objective.
 
 `make_train_step` is the whole update and reads top to bottom: derive this
-step's RNG, run the objective's model and loss, differentiate, apply the
+step's RNG, augment the global batch on the device (when the objective has a
+batch augmentation), run the objective's model and loss, differentiate, apply the
 optimiser, guard against non-finite numbers. `train` wires the input pipeline,
 mesh, optimiser, checkpoints and logging around it:
 
@@ -62,6 +63,9 @@ CONFIG_FILE = "config.json"
 EXPORT_SUBDIR = os.path.join("export", "encoder")
 # Defaults of the guard / preemption fields a config may leave out.
 TRAIN_DEFAULTS = {"skip_nonfinite": False, "preemption_sync_every": 10}
+# fold_in data of the on-device batch augmentation's key (the model's RNG
+# streams use 0, 1, ...: this one never collides with them).
+AUGMENT_BATCH_RNG_STREAM = 2**31 - 1
 
 
 class Preempted(preemption.StopRequested):
@@ -109,6 +113,12 @@ def make_train_step(objective: base.Objective, optimizer: optax.GradientTransfor
     step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     rngs = {name: jax.random.fold_in(step_rng, i) for i, name in enumerate(objective.rng_names)}
     mutable = list(state.model_state.keys())
+
+    # On-device batch augmentation (FAME, STC-mix, config.device_augment): a function
+    # of the GLOBAL batch and this step's key, under the batch's sharding.
+    if objective.augment_batch is not None:
+      batch = objective.augment_batch(
+          batch, jax.random.fold_in(step_rng, AUGMENT_BATCH_RNG_STREAM))
 
     def loss_fn(params):
       outputs, new_model_state = objective.model.apply(

@@ -86,3 +86,50 @@ def test_rejects_bad_shapes():
     contrastive.nt_xent_loss(jnp.zeros((4, 3)), jnp.zeros((5, 3)))
   with pytest.raises(ValueError, match="temperature"):
     contrastive.nt_xent_loss(jnp.ones((4, 3)), jnp.ones((4, 3)), 0.0)
+
+
+def numpy_mixed_nt_xent(a, b, temperature, w1, w2):
+  """Slow reference of the mixed-target loss: loops over rows, float64."""
+  a = a / np.linalg.norm(a, axis=1, keepdims=True)
+  b = b / np.linalg.norm(b, axis=1, keepdims=True)
+  n = a.shape[0]
+  total = 0.0
+  for x, y, wx, wy in ((a, b, w1, w2), (b, a, w2, w1)):
+    direction = 0.0
+    for i in range(n):
+      cross = [x[i] @ y[j] / temperature for j in range(n)]
+      same = [x[i] @ x[j] / temperature for j in range(n) if j != i and wx[i] @ wx[j] == 0]
+      candidates = np.array(cross + same)
+      log_z = candidates.max() + np.log(np.sum(np.exp(candidates - candidates.max())))
+      targets = np.array([wx[i] @ wy[j] for j in range(n)])
+      targets = targets / targets.sum()
+      direction += -sum(t * (c - log_z) for t, c in zip(targets, cross))
+    total += direction / n
+  return total
+
+
+def test_mixed_targets_match_numpy_reference(embeddings):
+  a, b = embeddings
+  rng = np.random.default_rng(1)
+  partner = rng.permutation(16)
+  lam = rng.uniform(0.2, 1.0, size=16)
+  w1 = np.diag(lam) + (1 - lam)[:, None] * np.eye(16)[partner]  # STC-mix on view 1
+  loss, metrics = contrastive.nt_xent_loss(jnp.asarray(a), jnp.asarray(b), 0.5,
+                                           mixing_1=jnp.asarray(w1, jnp.float32))
+  np.testing.assert_allclose(float(loss), numpy_mixed_nt_xent(
+      a.astype(np.float64), b.astype(np.float64), 0.5, w1, np.eye(16)), rtol=1e-4)
+  assert 0.0 <= float(metrics["contrastive_accuracy"]) <= 1.0
+
+
+def test_identity_mixing_is_the_plain_loss_and_a_recorded_permutation_changes_nothing(
+    embeddings):
+  a, b = (jnp.asarray(x) for x in embeddings)
+  plain, _ = contrastive.nt_xent_loss(a, b, 0.1)
+  identity, _ = contrastive.nt_xent_loss(a, b, 0.1, mixing_2=jnp.eye(16))
+  np.testing.assert_allclose(float(identity), float(plain), rtol=1e-6)
+  order = np.random.default_rng(2).permutation(16)
+  permuted, metrics = contrastive.nt_xent_loss(a[order], b, 0.1,
+                                               mixing_1=jnp.eye(16)[order])
+  np.testing.assert_allclose(float(permuted), float(plain), rtol=1e-5)
+  assert float(metrics["contrastive_accuracy"]) == float(
+      contrastive.nt_xent_loss(a, b, 0.1)[1]["contrastive_accuracy"])
