@@ -27,6 +27,7 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "vatt": "jvrl.objectives.vatt",
     "combined": "jvrl.objectives.combined",
     "tsp": "jvrl.objectives.tsp",
+    "coclr": "jvrl.objectives.coclr",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 
