@@ -57,11 +57,11 @@ def get_config() -> ml_collections.ConfigDict:
   # The experiment: stage 1 runs config.train.num_steps steps; then
   # `cotrain_cycles` x (RGB run, flow run) of `cotrain_steps` steps each.
   config.coclr.cotrain_cycles = 1
-  config.coclr.cotrain_steps = 300
+  config.coclr.cotrain_steps = 200
   config.coclr.evaluate_infonce = True  # also evaluate the stage-1 streams
 
   config.train.batch_size = 16
-  config.train.num_steps = 600
+  config.train.num_steps = 800
   config.train.log_every = 50
   config.train.checkpoint_every = 200
   config.optimizer.warmup_steps = 30

@@ -28,6 +28,7 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "combined": "jvrl.objectives.combined",
     "tsp": "jvrl.objectives.tsp",
     "coclr": "jvrl.objectives.coclr",
+    "svt": "jvrl.objectives.svt",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 
