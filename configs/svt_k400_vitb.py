@@ -45,7 +45,8 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.model_name = "vatt_video"
   config.model = dict(size="base", patch_size=(1, 16, 16), pos_buckets=(8, 14, 14),
-                      drop_token_keep_ratio=1.0, dropout_rate=0.0, dtype="float32")
+                      drop_token_keep_ratio=1.0, dropout_rate=0.0, dtype="float32",
+                      input_transform="rgb")
 
   svt = config.svt
   svt.window_frames = 256

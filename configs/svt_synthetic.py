@@ -50,7 +50,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model = dict(
       size="", num_layers=2, hidden_size=64, num_heads=2, mlp_dim=256,
       patch_size=(2, 8, 8), pos_buckets=(4, 4, 4),  # 8x32x32 -> 4x4x4 tokens; locals 2x2x2
-      drop_token_keep_ratio=1.0, dropout_rate=0.0, dtype="float32")
+      drop_token_keep_ratio=1.0, dropout_rate=0.0, dtype="float32",
+      input_transform="frame_difference")  # residual frames, as the CVRL main job
 
   config.svt = ml_collections.ConfigDict()
   config.svt.window_frames = 32       # the sampled window (the whole synthetic video)
@@ -62,7 +63,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.svt.local_size = 16           # (SVT: 96 for 224 global views)
   config.svt.local_area = (0.1, 0.4)   # (DINO: 0.05-0.4)
   config.svt.local_span_divisor = 8    # a local view spans window / 8 frames (SVT)
-  config.svt.out_dim = 4096            # DINO head outputs (SVT: 65536)
+  config.svt.out_dim = 1024            # DINO head outputs (SVT: 65536)
   config.svt.head_hidden_dim = 256     # (2048)
   config.svt.head_bottleneck_dim = 64  # (256)
   config.svt.student_temperature = 0.1
@@ -80,7 +81,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every = 500
   config.train.export_teacher = True
   config.optimizer = dict(
-      name="adamw", learning_rate=1e-3, warmup_steps=100, schedule="cosine",
+      name="adamw", learning_rate=3e-4, warmup_steps=100, schedule="cosine",
       end_learning_rate=1e-5, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.04,
       grad_clip_norm=3.0)
   config.eval.feature_pooling = "avg"  # the transformer's map is its aggregation token

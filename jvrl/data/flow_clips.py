@@ -22,6 +22,11 @@ from jvrl.data import sampling
 from jvrl.data.tf_setup import tf
 
 _FLOW_COMPONENT = tf.TensorSpec([None, None, 1], tf.uint8)
+# Starts with `pipeline.INVALID_INPUT_MESSAGE` (not imported: pipeline imports this
+# module), so a training run stops with this one line, not a TensorFlow traceback.
+NO_FLOW_MESSAGE = ("Invalid training input: a record holds no optical flow ('flow/encoded'): "
+                   "prepare the videos with data/prepare_videos.py --flow=tvl1|farneback, or "
+                   "set config.data.synthetic.flow=True for the built-in videos")
 
 
 def has_flow(example: Mapping[str, Any]) -> tf.Tensor:
@@ -39,9 +44,7 @@ def decode_flow_frames(flow: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
   """
   flow = tf.convert_to_tensor(flow)
   count = tf.shape(flow)[0]
-  present = tf.debugging.assert_greater(
-      count, 0, message="the record holds no optical flow ('flow/encoded'): prepare it with "
-      "data/prepare_videos.py --flow=tvl1|farneback, or config.data.synthetic.flow=True")
+  present = tf.debugging.Assert(count > 0, [NO_FLOW_MESSAGE])
   with tf.control_dependencies([present]):
     indices = tf.clip_by_value(tf.cast(indices, tf.int32), 0, count - 1)
   pairs = tf.gather(flow, indices)

@@ -82,3 +82,15 @@ def test_geometry_is_the_crop_and_flip_of_the_rgb_view():
     want = tf.image.resize(augment.crop_clip(clip, box), [16, 16])
     want = tf.cond(flipped, lambda w=want: tf.reverse(w, [2]), lambda w=want: w)
     np.testing.assert_allclose(view.numpy(), np.clip(want.numpy(), 0, 1), atol=1e-6)
+
+
+def test_a_record_without_flow_stops_the_training_input_in_one_line():
+  from jvrl.data import pipeline  # pylint: disable=g-import-not-at-top
+  assert flow_clips.NO_FLOW_MESSAGE.startswith(pipeline.INVALID_INPUT_MESSAGE)
+  empty = tf.zeros([0, 2], tf.string)
+  try:
+    flow_clips.decode_flow_frames(empty, tf.constant([0]))
+  except tf.errors.InvalidArgumentError as error:
+    assert "prepare_videos.py --flow" in str(error)
+  else:
+    raise AssertionError("no error for a record without flow")
