@@ -65,7 +65,10 @@ setuptools.setup(
         "test": ["pytest>=8", "pytest-xdist", *WEIGHTS_EXTRA],
         # data/prepare_videos.py: decoding, JPEG. PyAV 19 dropped av.open(metadata_errors=)
         # (jvrl/data/prepare/decode_video.py), and pip gives it to Python >= 3.12.
-        "data": ["av>=12,<19", "pillow>=10"],
+        # --flow: OpenCV's contrib build has TV-L1 (cv2.optflow.DualTVL1OpticalFlow_create;
+        # the plain opencv-python-headless has only Farneback); 5.0.0.93 ran here
+        # (Python 3.11, numpy 2.4). Never install both builds: they share the cv2 module.
+        "data": ["av>=12,<19", "pillow>=10", "opencv-contrib-python-headless>=4.5"],
         "weights": WEIGHTS_EXTRA,
     },
 )

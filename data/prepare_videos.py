@@ -56,6 +56,12 @@ without any of the 20 actions) is skipped and listed (`no_annotation`) unless
 --unannotated=write. classes (labels.txt): ActivityNet's taxonomy leaves,
 THUMOS14's class files, the CSV's labels; sorted.
 
+Optical flow (for two-stream methods such as CoCLR): --flow=tvl1 (OpenCV's
+Dual TV-L1, as CoCLR uses) or --flow=farneback (fast) stores the flow from
+every frame to the next as two grayscale JPEGs (u, v; clipped to +-20 px and
+quantised onto 0..255) under 'flow/encoded' (jvrl/data/records.py); resuming
+works as for the frames, and OUT refuses a rerun with another --flow.
+
 Writes OUT/{split}-XXXXX-of-YYYYY.tfrecord, OUT/labels.txt, OUT/manifest.json
 and OUT/report.json (every video that failed, was skipped or was flagged, and
 every clipped or dropped segment, with the reason), then prints a summary and
@@ -121,6 +127,11 @@ _FPS = flags.DEFINE_float("fps", 0.0, "Resample to this frame rate (0: keep ever
 _AUDIO_RATE = flags.DEFINE_integer("audio_rate", 48000, "Mono audio sample rate (0: no audio).")
 _MIN_FRAMES = flags.DEFINE_integer("min_frames", 16, "Flag (but keep) videos with fewer frames.")
 _JPEG_QUALITY = flags.DEFINE_integer("jpeg_quality", 90, "JPEG quality of the frames (1-100).")
+_FLOW = flags.DEFINE_enum(
+    "flow", "", ["", "tvl1", "farneback"], "Also store the optical flow between consecutive "
+    "frames (OpenCV: tvl1 = Dual TV-L1 as CoCLR uses, farneback = the fast option), u and v "
+    "clipped to +-20 px, quantised to 0..255, one grayscale JPEG each ('flow/encoded'). "
+    "Needs opencv-contrib-python-headless (the 'data' extra).")
 _STRICT = flags.DEFINE_bool("strict", False, "Exit with status 1 if any video failed.")
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show the progress line on stderr.")
 
@@ -142,7 +153,10 @@ def main(argv: list[str]) -> int:
     options = video_record.RecordOptions(
         decode=decode_video.DecodeOptions(short_side=_SHORT_SIDE.value, fps=_FPS.value,
                                           audio_rate=_AUDIO_RATE.value),
-        jpeg_quality=_JPEG_QUALITY.value, min_frames=_MIN_FRAMES.value)
+        jpeg_quality=_JPEG_QUALITY.value, min_frames=_MIN_FRAMES.value, flow=_FLOW.value)
+    if _FLOW.value:
+      from jvrl.data.prepare import optical_flow  # pylint: disable=g-import-not-at-top
+      optical_flow.make_flow_fn(_FLOW.value)  # OpenCV missing: say so before any work
     summary = prepare.prepare_videos(
         listing, _OUTPUT_DIR.value, options=options, num_shards=_NUM_SHARDS.value,
         workers=_WORKERS.value or None,

@@ -239,8 +239,9 @@ def _check_training(config) -> None:
   if isinstance(warmup, int) and isinstance(steps, int):
     _require(warmup <= steps, f"config.optimizer.warmup_steps={warmup} exceeds "
              f"config.train.num_steps={steps}: lower the warm-up or train longer.")
-  skip = _get(config, "train.skip_nonfinite", False)
-  _require(isinstance(skip, bool), f"config.train.skip_nonfinite={skip!r} must be True or False.")
+  for flag in ("skip_nonfinite", "export_teacher"):
+    value = _get(config, f"train.{flag}", False)
+    _require(isinstance(value, bool), f"config.train.{flag}={value!r} must be True or False.")
   on_corrupt = _get(config, "data.on_corrupt_record", "fail")
   _require(on_corrupt in sources.CORRUPT_RECORD_MODES, "config.data.on_corrupt_record="
            f"{on_corrupt!r} must be one of {sources.CORRUPT_RECORD_MODES}.")

@@ -576,6 +576,29 @@ def split_cvrl_seed(seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
   return crop_seed, after_crop_seed
 
 
+def cvrl_geometry(
+    seed: tf.Tensor,
+    height: IntLike,
+    width: IntLike,
+    *,
+    area_range: Sequence[float] = (0.3, 1.0),
+    aspect_ratio_range: Sequence[float] = (0.5, 2.0),
+    flip_prob: float = 0.5,
+) -> tuple[tf.Tensor, tf.Tensor]:
+  """(crop box int32 [4], flipped bool []): the geometry `cvrl_augment_clip(clip, seed,
+  ...)` applies to a height x width clip, for a paired clip of another modality
+  (optical flow: `jvrl.data.flow_clips.augment_flow_clip`) to get the same crop
+  and flip."""
+  crop_seed, after_crop_seed = split_cvrl_seed(seed)
+  box = sample_random_resized_crop_box(crop_seed, height, width, area_range,
+                                       aspect_ratio_range)
+  flip_seed = tf.random.experimental.stateless_split(after_crop_seed, 5)[0]
+  prob = _check_probability(flip_prob, "flip_prob")
+  if prob in (0.0, 1.0):  # as `_with_probability`: no draw
+    return box, tf.constant(prob == 1.0)
+  return box, tf.random.stateless_uniform([], flip_seed) < prob
+
+
 def cvrl_augment_cropped_clip(
     clip: tf.Tensor,
     seed: tf.Tensor,

@@ -31,6 +31,7 @@ import numpy as np
 from jvrl import errors
 from jvrl.data import augment
 from jvrl.data import decode
+from jvrl.data import flow_clips
 from jvrl.data import records
 from jvrl.data import sampling
 from jvrl.data import sources
@@ -253,19 +254,36 @@ def eval_clip_shape(config: ml_collections.ConfigDict) -> tuple[int, int]:
           config.data.frame_stride if stride is None else stride)
 
 
-def make_eval_views_fn(config: ml_collections.ConfigDict):
+MODALITIES = ("rgb", "flow")
+
+
+def make_eval_views_fn(config: ml_collections.ConfigDict, modality: str = "rgb"):
   """Returns the per-video test-view function shared by every objective.
 
   Each video gives `num_clips` evenly spaced clips (of `eval_clip_shape`) x
   `num_crops` spatial crops after resizing the short side: uint8
   [V, T, S, S, 3] with V = num_clips * num_crops, plus its label, label text
   and filename (so evaluation outputs can name the videos they come from).
+  With `modality='flow'`, 'video' holds the optical flow of the same frames and
+  crops instead (uint8 [V, T, S, S, 2], `flow_clips.eval_flow_views`).
   """
+  if modality not in MODALITIES:
+    raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}.")
   clip_length, stride = eval_clip_shape(config)
   num_clips = config.eval.num_clips
   num_crops = config.eval.num_crops
   crop_size = config.eval.crop_size
   resize_to = config.eval.resize_short_side
+
+  def flow_views(example: Mapping[str, Any]) -> dict:
+    return {
+        "video": flow_clips.eval_flow_views(
+            example, clip_length=clip_length, frame_stride=stride, num_clips=num_clips,
+            num_crops=num_crops, resize_short_side=resize_to, crop_size=crop_size),
+        "label": tf.cast(example["label"], tf.int32),
+        "label_text": example["label_text"],
+        "filename": example["filename"],
+    }
 
   def views(example: Mapping[str, Any]) -> dict:
     num_frames = example["num_frames"]
@@ -288,7 +306,7 @@ def make_eval_views_fn(config: ml_collections.ConfigDict):
         "filename": example["filename"],
     }
 
-  return views
+  return flow_views if modality == "flow" else views
 
 
 def make_eval_dataset(
@@ -298,12 +316,14 @@ def make_eval_dataset(
     *,
     process_index: int = 0,
     process_count: int = 1,
+    modality: str = "rgb",
 ) -> tf.data.Dataset:
-  """One pass over `split` in full batches; `mask` is False on padding rows."""
+  """One pass over `split` in full batches; `mask` is False on padding rows.
+  `modality='flow'`: the videos' optical flow instead of their frames."""
   examples = sources.make_example_dataset(
       config.data, split, shuffle_files=False, seed=config.seed,
       process_index=process_index, process_count=process_count)
-  views = make_eval_views_fn(config)
+  views = make_eval_views_fn(config, modality)
 
   def with_mask(example):
     out = views(example)

@@ -10,6 +10,13 @@ One `tf.train.SequenceExample` per video:
                                entry holding every sample (float_list); the
                                parser also accepts several entries (e.g. one
                                per video frame) and concatenates them in order.
+    'flow/encoded'             optional optical flow: entry t (t = 0 .. L-2)
+                               is the flow from frame t to frame t+1 as a
+                               bytes_list of TWO grayscale JPEGs, u (to the
+                               right) then v (down), each component clipped
+                               to +-'flow/bound' pixels (20) and quantised
+                               linearly onto 0..255 (`flow_quantization`:
+                               q = round((f + bound) * 255 / (2 * bound))).
   context
     'clip/label/index'         int64 class index (first value used).
     'clip/label/text'          bytes, class name.
@@ -31,6 +38,11 @@ One `tf.train.SequenceExample` per video:
     'segment/label/text'       instance: start, end, class index (int64
                                list) and class name (bytes list), all four
                                lists of equal length (optional).
+    'flow/bound'               float, the flow's clipping bound in pixels.
+    'flow/method'              bytes, how the flow was computed: 'tvl1',
+                               'farneback' (OpenCV, data/prepare_videos.py
+                               --flow) or 'exact' (the built-in synthetic
+                               videos); both with 'flow/encoded' only.
 
 `parse_sequence_example` turns one serialized record into jvrl's
 parsed-example contract (see its docstring); every field is optional in the
@@ -61,6 +73,9 @@ SEGMENT_START_KEY = "segment/start/timestamp"
 SEGMENT_END_KEY = "segment/end/timestamp"
 SEGMENT_LABEL_INDEX_KEY = "segment/label/index"
 SEGMENT_LABEL_TEXT_KEY = "segment/label/text"
+FLOW_KEY = "flow/encoded"
+FLOW_BOUND_KEY = "flow/bound"
+FLOW_METHOD_KEY = "flow/method"
 
 RECORD_SUFFIX = ".tfrecord"
 _INCOMPLETE_SUFFIX = ".incomplete"
@@ -136,6 +151,9 @@ def make_sequence_example(
     segments: Sequence[Segment] = (),
     caption_start_us: Sequence[int] = (),
     caption_end_us: Sequence[int] = (),
+    flow_jpegs: Sequence[tuple[bytes, bytes]] = (),
+    flow_bound: float = 20.0,
+    flow_method: str = "",
 ) -> tf.train.SequenceExample:
   """Builds the SequenceExample of one video (layout in the module docstring).
 
@@ -155,6 +173,9 @@ def make_sequence_example(
     caption_start_us, caption_end_us: each caption's time span in
       microseconds (timed captions, e.g. ASR sentences); both () (not stored)
       or both as long as `captions`.
+    flow_jpegs: optional optical flow, one (u JPEG, v JPEG) pair per frame
+      but the last (`flow_quantization.encode_flow_jpegs`); () = none stored.
+    flow_bound, flow_method: stored with the flow ('flow/bound', 'flow/method').
 
   Returns:
     The `tf.train.SequenceExample`.
@@ -201,6 +222,16 @@ def make_sequence_example(
   frame_list = example.feature_lists.feature_list[FRAMES_KEY]
   for jpeg in jpeg_frames:
     frame_list.feature.add().bytes_list.value.append(jpeg)
+  if flow_jpegs:
+    if len(flow_jpegs) != len(jpeg_frames) - 1:
+      raise ValueError(f"{len(jpeg_frames)} frames need {len(jpeg_frames) - 1} flow pairs "
+                       f"(frame t -> t+1), got {len(flow_jpegs)}.")
+    flow_list = example.feature_lists.feature_list[FLOW_KEY]
+    for pair in flow_jpegs:
+      flow_list.feature.add().bytes_list.value.extend(list(pair))
+    context[FLOW_BOUND_KEY].float_list.value.append(float(flow_bound))
+    if flow_method:
+      context[FLOW_METHOD_KEY].CopyFrom(_bytes_feature([_to_bytes(flow_method)]))
 
   if waveform is not None:
     samples = np.asarray(waveform, dtype=np.float32)
@@ -345,10 +376,12 @@ _CONTEXT_FEATURES = {
     SEGMENT_END_KEY: tf.io.RaggedFeature(tf.int64),
     SEGMENT_LABEL_INDEX_KEY: tf.io.RaggedFeature(tf.int64),
     SEGMENT_LABEL_TEXT_KEY: tf.io.RaggedFeature(tf.string),
+    FLOW_BOUND_KEY: tf.io.RaggedFeature(tf.float32),
 }
 _SEQUENCE_FEATURES = {
     FRAMES_KEY: tf.io.RaggedFeature(tf.string),
     WAVEFORM_KEY: tf.io.RaggedFeature(tf.float32),
+    FLOW_KEY: tf.io.RaggedFeature(tf.string),
 }
 
 
@@ -384,6 +417,10 @@ def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
                                     is shorter than the start times').
     'segment_label_texts':
                    tf.string [N]    'segment/label/text' ('' where missing).
+    'flow':        tf.string [F, 2] 'flow/encoded': (u, v) JPEGs of the flow
+                                    from frame t to t+1; F = L - 1, or 0 when
+                                    the record holds no flow.
+    'flow_bound':  tf.float32 []    'flow/bound', 0.0 when absent.
 
   Frames stored one per entry and frames packed into one entry both give [L].
 
@@ -409,6 +446,8 @@ def parse_sequence_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
       "filename": _first_or_default(_flat_values(context[FILENAME_KEY]), ""),
       "fps": _first_or_default(_flat_values(context[FPS_KEY]), 0.0),
       **_parse_segments(context),
+      "flow": tf.reshape(_flat_values(sequences[FLOW_KEY]), [-1, 2]),
+      "flow_bound": _first_or_default(_flat_values(context[FLOW_BOUND_KEY]), 0.0),
   }
 
 

@@ -459,6 +459,8 @@ def _tfds_to_contract(features: Mapping[str, tf.Tensor],
       "segment_end_us": tf.zeros([0], tf.int64),
       "segment_labels": tf.zeros([0], tf.int32),
       "segment_label_texts": tf.zeros([0], tf.string),
+      "flow": tf.zeros([0, 2], tf.string),
+      "flow_bound": tf.constant(0.0, tf.float32),
   }
 
 

@@ -33,6 +33,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 import numpy as np
 
+from jvrl.data import flow_quantization
 from jvrl.data import generated
 from jvrl.data import records
 from jvrl.data import synthetic_render
@@ -125,6 +126,10 @@ class SyntheticConfig(generated.SplitConfig):
       first shape.
     speed_range: translation speed range (px/frame at 64x64).
     jpeg_quality: JPEG quality of the stored frames.
+    flow: also store each video's EXACT optical flow (`synthetic_render`:
+      the objects' and the background's motion, frame t -> t+1) as
+      'flow/encoded' (`jvrl.data.records`, method 'exact'); the frames are
+      the same either way.
     train_shards, eval_train_shards, eval_test_shards: TFRecord files per split.
   """
   num_classes: int = 10
@@ -145,6 +150,7 @@ class SyntheticConfig(generated.SplitConfig):
   redraw_object_per_segment: bool = False
   speed_range: tuple[float, float] = (1.0, 3.0)
   jpeg_quality: int = 90
+  flow: bool = False
   train_shards: int = 8
   eval_train_shards: int = 4
   eval_test_shards: int = 4
@@ -170,8 +176,12 @@ def synthetic_config_from_dict(d: Mapping[str, Any]) -> SyntheticConfig:
 
 
 def config_hash(cfg: SyntheticConfig) -> str:
-  """Short hex digest of the config and generator version (the cache key)."""
-  return generated.config_hash({"version": GENERATOR_VERSION, **dataclasses.asdict(cfg)})
+  """Short hex digest of the config and generator version (the cache key). `flow` counts
+  only when set, so datasets cached before it existed keep their key."""
+  fields = dataclasses.asdict(cfg)
+  if not fields["flow"]:
+    del fields["flow"]
+  return generated.config_hash({"version": GENERATOR_VERSION, **fields})
 
 
 # ---------------------------------------------------------------------------
@@ -269,6 +279,8 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
     'object_alpha': float32 [T, H, W] in [0, 1], the FIRST object's coverage
                     (for tests and visualisation; not stored in records).
     'shape', 'colour': the object's shape and colour names.
+    'flow':         float32 [T - 1, H, W, 2] exact optical flow in pixels,
+                    with `cfg.flow` only.
   """
   if not 0 <= label < cfg.num_classes:
     raise ValueError(f"label must be in [0, {cfg.num_classes}), got {label}.")
@@ -286,13 +298,15 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
     return new_shape, path
 
   # A new background and object colour per appearance segment; the motion goes on.
-  frames, alpha, colour_names = synthetic_render.render_appearance_segments(
+  frames, alpha, colour_names, *flow = synthetic_render.render_appearance_segments(
       rng, synthetic_render.ObjectPath(motion.center_x, motion.center_y, motion.angle,
                                        motion.diameter),
       list(range(0, cfg.num_frames, cfg.appearance_segment_frames or cfg.num_frames)), offsets,
       shape, height=cfg.height, width=cfg.width, drift_max=cfg.background_drift_max,
-      redraw_object=redraw_object if cfg.redraw_object_per_segment else None)
+      redraw_object=redraw_object if cfg.redraw_object_per_segment else None,
+      with_flow=cfg.flow)
   frames = synthetic_render.quantize(rng, frames, cfg.noise_std)
+  extra = {"flow": flow[0]} if cfg.flow else {}
   return {
       "frames": frames,
       "waveform": _render_waveform(rng, label, motion, cfg),
@@ -301,6 +315,7 @@ def render_video(rng: np.random.Generator, label: int, cfg: SyntheticConfig) -> 
       "object_alpha": alpha,
       "shape": shape,
       "colour": colour_names[0],
+      **extra,
   }
 
 
@@ -334,6 +349,9 @@ def make_video_record(cfg: SyntheticConfig, split: str, index: int, label: int) 
       sample_rate=cfg.sample_rate,
       start_us=0,
       end_us=int(round(cfg.num_frames / cfg.fps * 1e6)),
+      **({"flow_jpegs": flow_quantization.encode_flow_jpegs(video["flow"]),
+          "flow_bound": flow_quantization.FLOW_BOUND, "flow_method": "exact"}
+         if cfg.flow else {}),
   )
   # deterministic: context map entries sorted by key (else their order varies by process).
   return example.SerializeToString(deterministic=True)

@@ -65,6 +65,16 @@ def render_background(rng: np.random.Generator, height: int, width: int, frames:
                       drift_max: float) -> tuple[np.ndarray, np.ndarray]:
   """Smooth drifting colour texture: a mean colour plus 3 periodic gratings.
 
+  `render_drifting_background` with the drift left out of the result.
+  """
+  frames_out, mean, _ = render_drifting_background(rng, height, width, frames, drift_max)
+  return frames_out, mean
+
+
+def render_drifting_background(rng: np.random.Generator, height: int, width: int, frames: int,
+                               drift_max: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Smooth drifting colour texture: a mean colour plus 3 periodic gratings.
+
   Args:
     rng: draws the texture, its colours and its drift.
     height, width, frames: the size of the result.
@@ -72,7 +82,9 @@ def render_background(rng: np.random.Generator, height: int, width: int, frames:
       [0, max], the direction uniform.
 
   Returns:
-    (float32 [T, H, W, 3] frames, roughly in [0, 1]; float [3] mean colour).
+    (float32 [T, H, W, 3] frames, roughly in [0, 1]; float [3] mean colour;
+    float [2] the drift (x, y) in pixels per frame: every frame is the
+    previous one shifted by it, i.e. the background's optical flow).
   """
   scale = pixel_scale(height, width)
   num_gratings = 3
@@ -103,7 +115,8 @@ def render_background(rng: np.random.Generator, height: int, width: int, frames:
   background = np.einsum("tk,kn->tn", time_factors.astype(np.float32),
                          coloured.reshape(2 * num_gratings, -1).astype(np.float32))
   background += np.tile(mean, height * width).astype(np.float32)  # mean of every (y, x, c)
-  return background.reshape(frames, height, width, 3), mean
+  drift = np.array([drift_speed * np.cos(drift_heading), drift_speed * np.sin(drift_heading)])
+  return background.reshape(frames, height, width, 3), mean, drift
 
 
 def choose_colour(rng: np.random.Generator,
@@ -187,11 +200,35 @@ def object_offsets(rng: np.random.Generator, num_objects: int, height: int,
 RedrawObject = Callable[[np.random.Generator, ObjectPath], tuple[str, ObjectPath]]
 
 
+def object_flow(path: ObjectPath, center_x: np.ndarray, center_y: np.ndarray,
+                height: int, width: int) -> np.ndarray:
+  """Exact flow [T - 1, H, W, 2] of every pixel of an object that follows `path`.
+
+  A point at torus offset (dx, dy) from the object's centre in frame t moves
+  with the object's translation, rotation and scaling to frame t + 1:
+    c[t+1] + s R(a) (dx, dy),  s = diameter[t+1] / diameter[t],
+    a = angle[t+1] - angle[t]  (clockwise on screen, y down),
+  so its displacement is (c[t+1] - c[t]) + (s R(a) - I) (dx, dy). `center_x`,
+  `center_y` [T] place this copy (the path plus its offset); the path gives
+  the motion.
+  """
+  y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+  dx = np.mod(x[None] - np.mod(center_x[:-1], width)[:, None, None] + width / 2, width) - width / 2
+  dy = np.mod(y[None] - np.mod(center_y[:-1], height)[:, None, None] + height / 2,
+              height) - height / 2
+  scale = (path.diameter[1:] / path.diameter[:-1])[:, None, None]
+  turn = (path.angle[1:] - path.angle[:-1])[:, None, None]
+  cos, sin = np.cos(turn), np.sin(turn)
+  u = np.diff(path.center_x)[:, None, None] + scale * (cos * dx - sin * dy) - dx
+  v = np.diff(path.center_y)[:, None, None] + scale * (sin * dx + cos * dy) - dy
+  return np.stack([u, v], axis=-1).astype(np.float32)
+
+
 def render_appearance_segments(
     rng: np.random.Generator, path: ObjectPath, starts: Sequence[int], offsets: np.ndarray,
     shape: str, *, height: int, width: int, drift_max: float,
-    redraw_object: Optional[RedrawObject] = None,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    redraw_object: Optional[RedrawObject] = None, with_flow: bool = False,
+) -> tuple:
   """Draws the video, its appearance drawn anew in every appearance segment.
 
   Appearance segment k covers frames [starts[k], starts[k + 1]) (the last one
@@ -211,31 +248,54 @@ def render_appearance_segments(
     height, width: frame size.
     drift_max: see `render_background`.
     redraw_object: optional (rng, segment path) -> (shape, segment path).
+    with_flow: also return the exact optical flow (the random draws, hence
+      the frames, are the same either way).
 
   Returns:
     (float32 frames [T, H, W, 3] roughly in [0, 1]; float32 [T, H, W] coverage
-    of the FIRST copy; the object colour's name per appearance segment).
+    of the FIRST copy; the object colour's name per appearance segment), and
+    with `with_flow` a fourth item: float32 [T - 1, H, W, 2] the flow from
+    frame t to t + 1 in pixels (u right, v down): the topmost copy's motion
+    (`object_flow`) where a copy covers at least half the pixel in frame t,
+    else the drift of frame t's background. Across an appearance cut it is the
+    motion of frame t's content (the object goes on moving; the background
+    that follows is new).
   """
   num_frames = len(path.center_x)
   if not starts or starts[0] != 0:
     raise ValueError(f"starts must begin with frame 0, got {list(starts)[:3]}.")
   ends = list(starts[1:]) + [num_frames]
-  segment_frames, alphas, colour_names = [], [], []
+  segment_frames, alphas, colour_names, flows = [], [], [], []
   for start, end in zip(starts, ends):
-    frames, background_mean = render_background(rng, height, width, end - start, drift_max)
+    frames, background_mean, drift = render_drifting_background(
+        rng, height, width, end - start, drift_max)
     colour_name, colour = choose_colour(rng, background_mean)
     colour_names.append(colour_name)
     segment_path = ObjectPath(*(field[start:end] for field in path))
     if redraw_object is not None and start > 0:
       shape, segment_path = redraw_object(rng, segment_path)
+    # The flow of frames start .. min(end, T - 1) - 1: to the next frame.
+    flow_end = min(end, num_frames - 1)
+    flow = np.broadcast_to(drift.astype(np.float32),
+                           (max(flow_end - start, 0), height, width, 2)).copy()
+    motion = ObjectPath(*(field[start:flow_end + 1] for field in path))
     for copy_index, (offset_x, offset_y) in enumerate(offsets):
       copy = segment_path._replace(center_x=segment_path.center_x + offset_x,
                                    center_y=segment_path.center_y + offset_y)
       copy_alpha = composite_object(rng, frames, copy, shape, colour)
       if copy_index == 0:
         alphas.append(copy_alpha)
+      if with_flow and flow_end > start:
+        covered = copy_alpha[:flow_end - start] >= 0.5
+        copy_flow = object_flow(motion, motion.center_x + offset_x, motion.center_y + offset_y,
+                                height, width)
+        flow = np.where(covered[..., None], copy_flow, flow)
+    flows.append(flow)
     segment_frames.append(frames)
-  return np.concatenate(segment_frames), np.concatenate(alphas), colour_names
+  result = (np.concatenate(segment_frames), np.concatenate(alphas), colour_names)
+  if with_flow:
+    return result + (np.concatenate(flows).astype(np.float32),)
+  return result
 
 
 def quantize(rng: np.random.Generator, frames: np.ndarray, noise_std: float) -> np.ndarray:

@@ -214,9 +214,11 @@ class SplitFeatures:
 
 
 def extract_split_features(config: ml_collections.ConfigDict, encode, variables: Mapping,
-                           mesh, split: str) -> SplitFeatures:
-  """Features, labels, filenames and label texts of every video of `split`."""
-  dataset = pipeline.make_eval_dataset(config, split, config.eval.batch_size)
+                           mesh, split: str, modality: str = "rgb") -> SplitFeatures:
+  """Features, labels, filenames and label texts of every video of `split` (from its
+  optical flow with `modality='flow'`)."""
+  dataset = pipeline.make_eval_dataset(config, split, config.eval.batch_size,
+                                       modality=modality)
   features, fields = features_lib.extract_features_and_fields(
       encode, variables, dataset.as_numpy_iterator(), mesh,
       fields=("label", "filename", "label_text"))
@@ -226,11 +228,12 @@ def extract_split_features(config: ml_collections.ConfigDict, encode, variables:
 
 def evaluate_encoder(
     config: ml_collections.ConfigDict, encoder: nn.Module, variables: Mapping,
-    mesh, *, prefix: str = "", return_outputs: bool = False,
+    mesh, *, prefix: str = "", return_outputs: bool = False, modality: str = "rgb",
 ) -> Any:
   """Extracts eval-train/eval-test features with `encoder` and scores them.
 
-  Returns the metrics (keys prefixed with `prefix`) or, with `return_outputs`,
+  `modality='flow'`: the encoder reads the videos' optical flow (a flow
+  stream's encoder, e.g. CoCLR's). Returns the metrics (keys prefixed with `prefix`) or, with `return_outputs`,
   (metrics, {'eval_train': SplitFeatures, 'eval_test': SplitFeatures},
   FeatureScores) for the report (`saved_outputs`).
   """
@@ -244,7 +247,7 @@ def evaluate_encoder(
   splits = {}
   for split in ("eval_train", "eval_test"):
     start = time.perf_counter()
-    splits[split] = extract_split_features(config, encode, variables, mesh, split)
+    splits[split] = extract_split_features(config, encode, variables, mesh, split, modality)
     log_info("%sfeatures of %s: %d videos x %d dims in %.1f s.", prefix or "pretrained ",
              split, *splits[split].features.shape, time.perf_counter() - start)
   train, test = splits["eval_train"], splits["eval_test"]
@@ -302,10 +305,12 @@ def feature_outputs(splits: Mapping[str, SplitFeatures],
                 for name, (encoder_splits, scores) in scores_by_encoder.items()})
 
 
-def random_init_variables(config: ml_collections.ConfigDict, encoder: nn.Module) -> dict:
-  """Freshly initialised encoder variables (seed distinct from training's)."""
+def random_init_variables(config: ml_collections.ConfigDict, encoder: nn.Module,
+                          channels: int = 3) -> dict:
+  """Freshly initialised encoder variables (seed distinct from training's) for input of
+  `channels` channels (2 for optical flow)."""
   shape = (1, pipeline.eval_clip_shape(config)[0], config.eval.crop_size,
-           config.eval.crop_size, 3)
+           config.eval.crop_size, channels)
   init = jax.jit(lambda rng: encoder.init(rng, np.zeros(shape, np.float32), train=False))
   with jax.threefry_partitionable(False):  # much faster to compile on CPU; see trainer.
     return init(jax.random.key(config.seed + 12345))

@@ -39,6 +39,7 @@ from jvrl.train import trainer
 
 EXPERIMENT_MODULES: Mapping[str, str] = types.MappingProxyType({
     "tsp": "jvrl.experiments.tsp",
+    "coclr": "jvrl.experiments.coclr",
 })
 MODES = ("train", "eval", "train_and_eval")
 # The field naming an exported encoder (`jvrl.train.checkpointing.export_encoder`,

@@ -37,6 +37,8 @@ OBJECTIVE_MODULES: Mapping[str, str] = types.MappingProxyType({
     "concur": "jvrl.objectives.concur",
     "stor": "jvrl.objectives.stor",
     "teg": "jvrl.objectives.teg",
+    "coclr": "jvrl.objectives.coclr",
+    "svt": "jvrl.objectives.svt",
 })
 OBJECTIVE_NAMES: tuple[str, ...] = tuple(OBJECTIVE_MODULES)
 

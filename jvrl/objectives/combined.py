@@ -20,7 +20,10 @@ preprocessing but shares one encoder:
     slice of the global batch (its '<name>/' fields), with a key of its own.
     The config's list (`config.device_augment`) applies once, to the combined
     batch, with member-prefixed keys ('cvrl/view1').
-A member that trains on units of its own (`expand_example`, TSP) is refused.
+A member that trains on units of its own (`expand_example`, TSP) is refused, and so
+is a member with an EMA teacher or a memory queue (SVT, CoCLR): the combination
+would have to carry them for it, and dropping them silently would train another
+method.
 """
 import dataclasses
 from typing import Any, Mapping, Sequence
@@ -121,6 +124,10 @@ def build_objective(config: ml_collections.ConfigDict) -> base.Objective:
     if member.expand_example is not None:
       raise ValueError(f"Objective {name!r} cannot be combined: it trains on units of its own "
                        "(e.g. TSP's segments), not on whole videos.")
+    if member.teacher is not None or member.queue is not None:
+      raise ValueError(f"Objective {name!r} cannot be combined: it keeps an EMA teacher or a "
+                       "memory queue in the train state, which a combination does not carry "
+                       "for its members; train it with its own config.objective.")
     if member.encoder_name != "encoder" or not hasattr(member.model, "encoder"):
       raise ValueError(f"Objective {name!r} cannot be combined: its model must keep its "
                        "backbone in an attribute and submodule named 'encoder'.")

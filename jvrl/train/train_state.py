@@ -20,6 +20,11 @@ class TrainState:
       resumed run independent of the config's seed.
     nonfinite_steps: how many steps had a non-finite loss, gradient or update.
     first_nonfinite_step: the (1-based, as logged) first such step; 0 if none.
+    teacher_params: the EMA teacher's parameters ({submodule: params} for the
+      objective's `Teacher.submodules`; {} without a teacher), sharded like
+      the parameters they copy.
+  An objective's memory queue lives in `model_state['queue']`
+  (`jvrl.objectives.base.QUEUE_COLLECTION`).
   The input pipeline's position is not an array: it travels in the
   checkpoint's metadata (see `jvrl.train.trainer`).
   """
@@ -30,3 +35,4 @@ class TrainState:
   rng: jax.Array
   nonfinite_steps: jax.Array
   first_nonfinite_step: jax.Array
+  teacher_params: Any = flax.struct.field(default_factory=dict)

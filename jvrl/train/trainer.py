@@ -2,8 +2,9 @@
 
 `make_train_step` is the whole update and reads top to bottom: derive this
 step's RNG, augment the global batch on the device (when the objective has a
-batch augmentation), run the objective's model and loss, differentiate, apply the
-optimiser, guard against non-finite numbers. `train` wires the input pipeline,
+batch augmentation), run the objective's teacher (when it has one), its model
+and loss, differentiate, apply the optimiser, move the teacher, fill the memory
+queue (when it has one), guard against non-finite numbers. `train` wires the input pipeline,
 mesh, optimiser, checkpoints and logging around it:
 
 * it resumes automatically from the newest checkpoint in `workdir`: the state
@@ -48,6 +49,8 @@ from jvrl.objectives import base
 from jvrl.objectives import build_objective
 from jvrl.train import checkpoint_config
 from jvrl.train import checkpointing
+from jvrl.train import ema_teacher
+from jvrl.train import memory_queue
 from jvrl.train import optimizers
 from jvrl.train import preemption
 from jvrl.train import sharding
@@ -61,8 +64,11 @@ BEST_CHECKPOINT_SUBDIR = "best_checkpoint"
 # The config of a run, written to its workdir when it starts training from scratch.
 CONFIG_FILE = "config.json"
 EXPORT_SUBDIR = os.path.join("export", "encoder")
-# Defaults of the guard / preemption fields a config may leave out.
-TRAIN_DEFAULTS = {"skip_nonfinite": False, "preemption_sync_every": 10}
+# Where `config.train.export_teacher=True` writes the teacher's copy of the encoder.
+TEACHER_EXPORT_SUBDIR = os.path.join("export", "teacher_encoder")
+# Defaults of the guard / preemption / export fields a config may leave out.
+TRAIN_DEFAULTS = {"skip_nonfinite": False, "preemption_sync_every": 10,
+                  "export_teacher": False}
 # fold_in data of the on-device batch augmentation's key (the model's RNG
 # streams use 0, 1, ...: this one never collides with them).
 AUGMENT_BATCH_RNG_STREAM = 2**31 - 1
@@ -108,32 +114,62 @@ def make_train_step(objective: base.Objective, optimizer: optax.GradientTransfor
   `state.nonfinite_steps`.
   """
   optimizer = optax.with_extra_args_support(optimizer)
+  teacher, queue = objective.teacher, objective.queue
 
   def train_step(state: TrainState, batch: Mapping[str, jax.Array]):
     step_rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     rngs = {name: jax.random.fold_in(step_rng, i) for i, name in enumerate(objective.rng_names)}
-    mutable = list(state.model_state.keys())
+    model_state = {c: v for c, v in state.model_state.items() if c != base.QUEUE_COLLECTION}
+    mutable = list(model_state.keys())
 
     # On-device batch augmentation (FAME, STC-mix, config.device_augment): a function
     # of the GLOBAL batch and this step's key, under the batch's sharding.
+    # The teacher, the model and the memory queue all see the augmented batch.
     if objective.augment_batch is not None:
       batch = objective.augment_batch(
           batch, jax.random.fold_in(step_rng, AUGMENT_BATCH_RNG_STREAM))
 
+    # Teacher: the model with the EMA parameters, no gradient; its outputs go to the loss.
+    extra_outputs, kept_teacher_state = {}, {}
+    if teacher is not None:
+      teacher_rngs = {name: jax.random.fold_in(step_rng, len(rngs) + i)
+                      for i, name in enumerate(objective.rng_names)}
+      teacher_outputs, teacher_updates = objective.model.apply(
+          {"params": ema_teacher.teacher_model_params(state.params, state.teacher_params),
+           **model_state}, batch, train=True, rngs=teacher_rngs, mutable=mutable,
+          method=teacher.method)
+      extra_outputs[base.TEACHER_OUTPUTS] = jax.lax.stop_gradient(teacher_outputs)
+      kept_teacher_state = {c: teacher_updates[c] for c in teacher.state_collections}
+    if queue is not None:  # the loss reads the queue as it was before this step
+      extra_outputs[base.QUEUE_OUTPUTS] = state.model_state[base.QUEUE_COLLECTION]
+
     def loss_fn(params):
       outputs, new_model_state = objective.model.apply(
-          {"params": params, **state.model_state}, batch, train=True,
+          {"params": params, **model_state}, batch, train=True,
           rngs=rngs, mutable=mutable)
+      outputs = dict(outputs, **extra_outputs)
       loss, metrics = objective.loss_fn(outputs, batch)
-      return loss, (metrics, new_model_state)
+      return loss, (metrics, new_model_state, outputs)
 
-    (loss, (metrics, new_model_state)), grads = jax.value_and_grad(
+    (loss, (metrics, new_model_state, outputs)), grads = jax.value_and_grad(
         loss_fn, has_aux=True)(state.params)
     updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params, value=loss)
-    updated = state.replace(
-        params=optax.apply_updates(state.params, updates),
-        model_state=dict(new_model_state),
-        opt_state=new_opt_state)
+    new_params = optax.apply_updates(state.params, updates)
+    new_model_state = {**new_model_state, **kept_teacher_state}
+    new_teacher_params = state.teacher_params
+
+    # Teacher: move the EMA copy towards the updated parameters.
+    if teacher is not None:
+      momentum = teacher.momentum(state.step)
+      new_teacher_params = ema_teacher.ema_update(state.teacher_params, new_params, momentum)
+      metrics = dict(metrics, teacher_momentum=momentum)
+    # Memory queue: this global batch's rows replace the oldest ones.
+    if queue is not None:
+      new_model_state[base.QUEUE_COLLECTION] = memory_queue.enqueue(
+          state.model_state[base.QUEUE_COLLECTION], queue.compute_rows(outputs, batch))
+
+    updated = state.replace(params=new_params, model_state=new_model_state,
+                            opt_state=new_opt_state, teacher_params=new_teacher_params)
 
     # Guard: count non-finite steps; optionally keep the old state for them.
     grad_norm = optax.global_norm(grads)
@@ -170,10 +206,14 @@ def init_train_state(objective: base.Objective, optimizer: optax.GradientTransfo
   rngs = {"params": rng, **{name: rng for name in objective.rng_names}}
   variables = dict(objective.model.init(rngs, example_batch, train=False))
   params = variables.pop("params")
+  if objective.queue is not None:
+    variables[base.QUEUE_COLLECTION] = memory_queue.init_queue(
+        objective.queue, jax.random.fold_in(rng, 1))
   zero = jnp.zeros((), jnp.int32)
   return TrainState(step=zero, params=params, model_state=variables,
                     opt_state=optimizer.init(params), rng=jax.random.key_data(train_rng),
-                    nonfinite_steps=zero, first_nonfinite_step=zero)
+                    nonfinite_steps=zero, first_nonfinite_step=zero,
+                    teacher_params=ema_teacher.initial_teacher_params(params, objective.teacher))
 
 
 def example_batch_from_spec(element_spec: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -214,9 +254,26 @@ class Setup:
     return jax.random.key(self.config.seed), jax.random.key(self.config.seed + 1)
 
   def abstract_state(self, element_spec) -> tuple[TrainState, Any]:
-    """(abstract TrainState with shardings, the state's sharding tree)."""
+    """(abstract TrainState with shardings, the state's sharding tree).
+
+    `config.sharding_rules` decide the parameters', optimiser state's and
+    model state's shardings; the teacher's parameters are sharded exactly
+    like the parameters they copy, and a memory queue's rows over the batch
+    axes (like a batch).
+    """
     shapes = jax.eval_shape(self._init(example_batch_from_spec(element_spec)), *self._rngs())
-    shardings = sharding.infer_shardings(shapes, self.config.sharding_rules, self.mesh)
+    queue_shapes = shapes.model_state.get(base.QUEUE_COLLECTION)
+    core = shapes.replace(teacher_params={}, model_state={
+        c: v for c, v in shapes.model_state.items() if c != base.QUEUE_COLLECTION})
+    shardings = sharding.infer_shardings(core, self.config.sharding_rules, self.mesh)
+    model_state_shardings = dict(shardings.model_state)
+    if queue_shapes is not None:
+      memory_queue.check_queue_size(self.objective.queue, self.global_batch_size, self.mesh)
+      model_state_shardings[base.QUEUE_COLLECTION] = memory_queue.queue_shardings(
+          queue_shapes, self.mesh)
+    shardings = shardings.replace(
+        teacher_params={name: shardings.params[name] for name in shapes.teacher_params},
+        model_state=model_state_shardings)
     abstract = jax.tree.map(
         lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, shardings)
     return abstract, shardings
@@ -244,11 +301,12 @@ def validate_batch_size(batch_size: int, mesh, field: str) -> None:
 def encoder_variables(state: TrainState, name: str = "encoder") -> dict:
   """The encoder's own variables ({'params', 'batch_stats', ...}) from a state.
 
-  `name` is the objective's `encoder_name` (the encoder submodule's name).
+  `name` is the objective's `encoder_name` (the encoder submodule's name), or
+  any other top-level submodule's.
   """
   variables = {"params": state.params[name]}
   for collection, tree in state.model_state.items():
-    if name in tree:
+    if collection != base.QUEUE_COLLECTION and name in tree:
       variables[collection] = tree[name]
   return variables
 
@@ -261,23 +319,43 @@ def with_encoder_variables(state: TrainState, variables: Mapping[str, Any], name
   Raises a ValueError when `variables` does not have exactly the encoder's
   collections, parameter names and shapes (e.g. another model or width).
   """
-  current = encoder_variables(state, name)
-  if set(variables) != set(current):
-    raise ValueError(f"The encoder variables have collections {sorted(variables)}; the "
-                     f"model's {name} has {sorted(current)}.")
-  for collection, tree in current.items():
-    given = jax.tree_util.tree_flatten_with_path(variables[collection])[0]
-    expected = jax.tree_util.tree_flatten_with_path(tree)[0]
-    given_shapes = {jax.tree_util.keystr(p): np.shape(x) for p, x in given}
-    expected_shapes = {jax.tree_util.keystr(p): np.shape(x) for p, x in expected}
-    if given_shapes != expected_shapes:
-      diff = sorted(set(given_shapes.items()) ^ set(expected_shapes.items()))[:3]
-      raise ValueError(f"The encoder variables' {collection!r} do not fit the model's "
-                       f"{name} (another model or width?); first differences: {diff}.")
-  params = dict(state.params, **{name: variables["params"]})
-  model_state = {c: dict(tree, **{name: variables[c]}) if c in variables else tree
-                 for c, tree in state.model_state.items()}
+  return with_submodule_variables(state, {name: variables}, shardings)
+
+
+def with_submodule_variables(state: TrainState, submodules: Mapping[str, Mapping[str, Any]],
+                             shardings: TrainState | None = None,
+                             teacher: base.Teacher | None = None) -> TrainState:
+  """`state` with the variables of top-level submodules replaced: {name: {'params',
+  'batch_stats', ...}} (e.g. {'encoder': ...}, or every stream of a CoCLR model).
+  The optimiser state is left as initialised; with `teacher`, the teacher's
+  parameters are copied anew from the result (a teacher starts as its student).
+
+  Raises a ValueError when a submodule's variables do not have exactly the
+  model's collections, parameter names and shapes (e.g. another model or width).
+  """
+  params, model_state = dict(state.params), {c: dict(t) for c, t in state.model_state.items()}
+  for name, variables in submodules.items():
+    current = encoder_variables(state, name)
+    if set(variables) != set(current):
+      raise ValueError(f"The encoder variables have collections {sorted(variables)}; the "
+                       f"model's {name} has {sorted(current)}.")
+    for collection, tree in current.items():
+      given = jax.tree_util.tree_flatten_with_path(variables[collection])[0]
+      expected = jax.tree_util.tree_flatten_with_path(tree)[0]
+      given_shapes = {jax.tree_util.keystr(p): np.shape(x) for p, x in given}
+      expected_shapes = {jax.tree_util.keystr(p): np.shape(x) for p, x in expected}
+      if given_shapes != expected_shapes:
+        diff = sorted(set(given_shapes.items()) ^ set(expected_shapes.items()))[:3]
+        raise ValueError(f"The encoder variables' {collection!r} do not fit the model's "
+                         f"{name} (another model or width?); first differences: {diff}.")
+    params[name] = variables["params"]
+    for collection in variables:
+      if collection != "params":
+        model_state[collection][name] = variables[collection]
   new_state = state.replace(params=params, model_state=model_state)
+  if teacher is not None:
+    new_state = new_state.replace(
+        teacher_params=ema_teacher.initial_teacher_params(params, teacher))
   if shardings is not None:
     new_state = jax.device_put(new_state, shardings)
   return new_state
@@ -382,7 +460,9 @@ def _log_progress(step: int, num_steps: int, metrics: dict, steps_per_sec: float
 def train(config: ml_collections.ConfigDict, workdir: str,
           initial_encoder: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
           *, initial_encoder_source: str = "the given encoder variables",
-          validation: Validation | None = None) -> tuple[TrainState, dict]:
+          validation: Validation | None = None,
+          initial_submodules: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+          ) -> tuple[TrainState, dict]:
   """Trains `config.objective` for `config.train.num_steps`, resuming if possible.
 
   Writes checkpoints under WORKDIR/checkpoints, TensorBoard events under
@@ -401,6 +481,13 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   checkpoint already holds them. They must match the model's encoder exactly.
   `initial_encoder_source` says where they came from in the log line
   ("Initialised the encoder from ...").
+  `initial_submodules`: like `initial_encoder` for several top-level
+  submodules at once, a function returning {name: variables} (e.g. both
+  streams of CoCLR's co-training from its first stage). A teacher starts as
+  a copy of the student it follows, also after either replacement.
+
+  With `config.train.export_teacher=True` the teacher's copy of the encoder
+  is exported too, to WORKDIR/export/teacher_encoder.
 
   `validation`: the optional validation hook (`Validation`; fine-tuning's
   held-out split). Required by `config.optimizer.plateau_metric=
@@ -445,7 +532,7 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   abstract_state, state_shardings = setup.abstract_state(dataset.element_spec)
   if latest is not None:
     try:
-      state, _ = checkpointer.restore(abstract_state, step=latest)
+      state = restore_train_state(checkpointer, abstract_state, latest)
     except (ValueError, KeyError, TypeError) as error:
       checkpointer.close()
       raise checkpoint_config.CheckpointMismatchError(
@@ -459,9 +546,13 @@ def train(config: ml_collections.ConfigDict, workdir: str,
     state = setup.fresh_state(dataset.element_spec, state_shardings)
     if initial_encoder is not None:
       variables = initial_encoder() if callable(initial_encoder) else initial_encoder
-      state = with_encoder_variables(state, variables, objective.encoder_name,
-                                     state_shardings)
+      state = with_submodule_variables(state, {objective.encoder_name: variables},
+                                       state_shardings, objective.teacher)
       log_info("Initialised the %s from %s.", objective.encoder_name, initial_encoder_source)
+    if initial_submodules is not None:
+      submodules = initial_submodules()
+      state = with_submodule_variables(state, submodules, state_shardings, objective.teacher)
+      log_info("Initialised %s from the given variables.", ", ".join(sorted(submodules)))
   if int(jax.device_get(state.step)) != start_step:
     raise ValueError(f"Checkpoint {latest} in {workdir} holds step "
                      f"{int(jax.device_get(state.step))}; the checkpoint is inconsistent.")
@@ -550,6 +641,14 @@ def train(config: ml_collections.ConfigDict, workdir: str,
       os.path.join(workdir, EXPORT_SUBDIR), model_name=config.model_name,
       model_kwargs=config.model.to_dict(), variables=encoder)
   log_info("Exported the encoder to %s.", os.path.join(workdir, EXPORT_SUBDIR))
+  if _train_setting(config, "export_teacher"):
+    checkpointing.export_encoder(
+        os.path.join(workdir, TEACHER_EXPORT_SUBDIR), model_name=config.model_name,
+        model_kwargs=config.model.to_dict(), variables=_to_host(
+            ema_teacher.teacher_encoder_variables(state.teacher_params, state.model_state,
+                                                  objective.encoder_name)))
+    log_info("Exported the teacher's encoder to %s.",
+             os.path.join(workdir, TEACHER_EXPORT_SUBDIR))
   return state, encoder
 
 
@@ -591,6 +690,30 @@ class _Validator:
 
   def close(self) -> None:
     self._best.close()
+
+
+def restore_train_state(checkpointer: checkpointing.Checkpointer, abstract_state: TrainState,
+                        step: int) -> TrainState:
+  """Checkpoint `step` as a TrainState shaped like `abstract_state`.
+
+  A checkpoint written before TrainState had `teacher_params` (an objective
+  without a teacher) restores too, with `teacher_params={}`.
+  """
+  try:
+    return checkpointer.restore(abstract_state, step=step)[0]
+  except ValueError:
+    if abstract_state.teacher_params:
+      raise
+    fields = {name: getattr(abstract_state, name) for name in (
+        "step", "params", "model_state", "opt_state", "rng", "nonfinite_steps",
+        "first_nonfinite_step")}
+    try:
+      restored, _ = checkpointer.restore(fields, step=step)
+    except ValueError:
+      pass
+    else:
+      return abstract_state.replace(**restored, teacher_params={})
+    raise
 
 
 def _to_host(tree: Any) -> Any:
@@ -687,7 +810,7 @@ def _restore_newest(config: ml_collections.ConfigDict, workdir: str,
                                        setup.local_batch_size, setup.objective.expand_example)
     abstract_state, _ = setup.abstract_state(spec)
     try:
-      state, _ = checkpointer.restore(abstract_state, step=step)
+      state = restore_train_state(checkpointer, abstract_state, step)
     except (ValueError, KeyError, TypeError) as error:
       raise checkpoint_config.CheckpointMismatchError(
           f"Checkpoint {step} in {checkpointer.directory} does not fit this run's train state "

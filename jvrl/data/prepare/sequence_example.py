@@ -38,6 +38,9 @@ SEGMENT_START_KEY = "segment/start/timestamp"
 SEGMENT_END_KEY = "segment/end/timestamp"
 SEGMENT_LABEL_INDEX_KEY = "segment/label/index"
 SEGMENT_LABEL_TEXT_KEY = "segment/label/text"
+FLOW_KEY = "flow/encoded"
+FLOW_BOUND_KEY = "flow/bound"
+FLOW_METHOD_KEY = "flow/method"
 
 _LENGTH_DELIMITED = 2
 
@@ -109,6 +112,9 @@ def serialize_video_record(
     segments: Sequence[Sequence] = (),
     caption_start_us: Sequence[int] = (),
     caption_end_us: Sequence[int] = (),
+    flow_jpegs: Sequence[tuple[bytes, bytes]] = (),
+    flow_bound: float = 20.0,
+    flow_method: str = "",
 ) -> bytes:
   """The serialized SequenceExample of one video; arguments as `records.make_sequence_example`.
 
@@ -148,7 +154,16 @@ def serialize_video_record(
     context[SEGMENT_LABEL_INDEX_KEY] = int64_list_feature(indices)
     context[SEGMENT_LABEL_TEXT_KEY] = bytes_feature([_to_bytes(t) for t in texts])
 
+  if flow_jpegs:
+    if len(flow_jpegs) != len(jpeg_frames) - 1:
+      raise ValueError(f"{len(jpeg_frames)} frames need {len(jpeg_frames) - 1} flow pairs "
+                       f"(frame t -> t+1), got {len(flow_jpegs)}.")
+    context[FLOW_BOUND_KEY] = _field(2, _field(1, struct.pack("<f", flow_bound)))
+    if flow_method:
+      context[FLOW_METHOD_KEY] = bytes_feature([_to_bytes(flow_method)])
   feature_lists = {FRAMES_KEY: b"".join(_field(1, bytes_feature([j])) for j in jpeg_frames)}
+  if flow_jpegs:
+    feature_lists[FLOW_KEY] = b"".join(_field(1, bytes_feature(list(p))) for p in flow_jpegs)
   if waveform is not None:
     samples = np.asarray(waveform, dtype=np.float32)
     if samples.ndim != 1:

@@ -28,8 +28,10 @@ from typing import Any, Optional
 import numpy as np
 from PIL import Image
 
+from jvrl.data import flow_quantization
 from jvrl.data.prepare import decode_video
 from jvrl.data.prepare import inputs
+from jvrl.data.prepare import optical_flow
 from jvrl.data.prepare import problems as problems_lib
 from jvrl.data.prepare import segments as segments_lib
 from jvrl.data.prepare import sequence_example
@@ -45,12 +47,19 @@ class RecordOptions:
     decode: frame size, frame rate and audio rate.
     jpeg_quality: JPEG quality of the stored frames, 1-100.
     min_frames: videos with fewer frames are written but flagged 'too_short'.
+    flow: '' (none), or the optical-flow method ('tvl1', 'farneback';
+      `optical_flow.FLOW_METHODS`) whose flow between consecutive stored
+      frames goes into the record ('flow/encoded', `jvrl.data.records`).
   """
   decode: decode_video.DecodeOptions = decode_video.DecodeOptions()
   jpeg_quality: int = 90
   min_frames: int = 16
+  flow: str = ""
 
   def __post_init__(self):
+    if self.flow and self.flow not in optical_flow.FLOW_METHODS:
+      raise ValueError(f"flow must be '' or one of {optical_flow.FLOW_METHODS}, got "
+                       f"{self.flow!r}.")
     if not 1 <= self.jpeg_quality <= 100:
       raise ValueError(f"jpeg_quality must be in [1, 100], got {self.jpeg_quality}.")
     if self.min_frames < 0:
@@ -148,11 +157,15 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int,
   Returns:
     The `VideoResult`: record + manifest entry + warnings, or the failure.
   """
+  def frame_encoder(block):
+    return encode_jpeg(block, options.jpeg_quality)
+
+  if options.flow:
+    frame_encoder = optical_flow.FlowFrameEncoder(options.flow, frame_encoder)
   try:
     video = decode_video.decode_video(
         entry.path, options.decode, start=entry.start, end=entry.end,
-        frame_encoder=lambda block: encode_jpeg(block, options.jpeg_quality),
-        threads=decoder_threads)
+        frame_encoder=frame_encoder, threads=decoder_threads)
   except FileNotFoundError:
     return failed(entry, "missing_file")
   except decode_video.DecodeError as e:
@@ -186,6 +199,8 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int,
       start_us=start_us,
       end_us=start_us + int(round(video.seconds * 1e6)),
       segments=stored,
+      **({"flow_jpegs": frame_encoder.flow_jpegs, "flow_bound": flow_quantization.FLOW_BOUND,
+          "flow_method": options.flow} if options.flow else {}),
   )
   warnings = _warnings(entry, video, options) + segment_warnings
   info = {
@@ -202,6 +217,8 @@ def make_video_record(entry: inputs.VideoEntry, label_index: int,
       "audio_samples": 0 if video.waveform is None else int(video.waveform.shape[0]),
       "flags": [w.reason for w in warnings],
   }
+  if options.flow:
+    info["flow"], info["flow_frames"] = options.flow, len(frame_encoder.flow_jpegs)
   if entry.caption:
     info["caption"] = entry.caption
   if entry.start is not None or entry.end is not None:

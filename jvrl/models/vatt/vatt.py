@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jvrl.models import inputs
 from jvrl.models.vatt import tokenizers
 from jvrl.models.vatt import transformer
 
@@ -125,10 +126,14 @@ class VideoEncoder(_TransformerSettings):
     pos_buckets: grid the position tables are learned for; VATT: (8, 14, 14)
       (32x224x224 clips). Other grids use interpolated tables.
     drop_token_keep_ratio: fraction of tokens DropToken keeps in training.
+    input_transform: 'rgb' (VATT) or 'frame_difference': the tower reads
+      residual frames x[t+1] - x[t] (`inputs.transform_video`, the motion
+      prior of the convolutional backbones' option of the same name).
   """
   patch_size: Sequence[int] = (4, 16, 16)
   pos_buckets: Sequence[int] = (8, 14, 14)
   drop_token_keep_ratio: float = 0.5
+  input_transform: str = "rgb"
 
   def setup(self):
     self.tokenizer = tokenizers.VoxelTokenizer(self.patch_size, self.hidden_size,
@@ -139,7 +144,7 @@ class VideoEncoder(_TransformerSettings):
 
   def pooled(self, video: jax.Array, train: bool) -> jax.Array:
     """Video [B, T, H, W, 3] in [0, 1] -> the aggregation token's output [B, D]."""
-    tokens = self.tokenizer(video)
+    tokens = self.tokenizer(inputs.transform_video(video, self.input_transform))
     tokens = tokens.reshape(tokens.shape[0], -1, tokens.shape[-1])
     tokens = _prepend_token(self.agg_token, self.drop_token(tokens, train))
     return self.transformer(tokens, None, train)[:, 0]
@@ -387,11 +392,16 @@ def vatt_video(*, size: str = "base", num_layers: Optional[int] = None,
                mlp_dim: Optional[int] = None, patch_size: Sequence[int] = (4, 16, 16),
                pos_buckets: Sequence[int] = (8, 14, 14), drop_token_keep_ratio: float = 0.5,
                dropout_rate: float = 0.1, attention_dropout_rate: float = 0.0,
-               layer_norm_epsilon: float = 1e-6, dtype: Any = jnp.float32) -> VideoEncoder:
+               layer_norm_epsilon: float = 1e-6, dtype: Any = jnp.float32,
+               input_transform: str = "rgb") -> VideoEncoder:
   """VATT's video transformer (backbone 'vatt_video'); sizes from `SIZES[size]`."""
+  if input_transform not in inputs.INPUT_TRANSFORMS:
+    raise ValueError(f"Unknown input_transform {input_transform!r}; known: "
+                     f"{inputs.INPUT_TRANSFORMS}.")
   return VideoEncoder(
       **resolve_size(size, num_layers, hidden_size, num_heads, mlp_dim),
       patch_size=_tuple(patch_size), pos_buckets=_tuple(pos_buckets),
+      input_transform=input_transform,
       drop_token_keep_ratio=float(drop_token_keep_ratio), dropout_rate=float(dropout_rate),
       attention_dropout_rate=float(attention_dropout_rate),
       layer_norm_epsilon=float(layer_norm_epsilon), dtype=dtype)
