@@ -121,6 +121,11 @@ def sample_distorted_crop_box(
   return tf.stack([begin[0], begin[1], size[0], size[1]])
 
 
+# CVRL's crop boxes (`sample_distorted_crop_box`): `cvrl_augment_clip` and
+# `cvrl_geometry` (a paired clip of another modality) must draw the same box.
+CVRL_CROP_BOX_SAMPLER = "tf_distorted"
+
+
 def sample_crop_box(seed: tf.Tensor, height: IntLike, width: IntLike,
                     area_range: Sequence[float], aspect_ratio_range: Sequence[float],
                     sampler: str = "torchvision") -> tf.Tensor:
@@ -590,8 +595,8 @@ def cvrl_geometry(
   (optical flow: `jvrl.data.flow_clips.augment_flow_clip`) to get the same crop
   and flip."""
   crop_seed, after_crop_seed = split_cvrl_seed(seed)
-  box = sample_random_resized_crop_box(crop_seed, height, width, area_range,
-                                       aspect_ratio_range)
+  box = sample_crop_box(crop_seed, height, width, area_range, aspect_ratio_range,
+                        sampler=CVRL_CROP_BOX_SAMPLER)
   flip_seed = tf.random.experimental.stateless_split(after_crop_seed, 5)[0]
   prob = _check_probability(flip_prob, "flip_prob")
   if prob in (0.0, 1.0):  # as `_with_probability`: no draw
@@ -653,7 +658,7 @@ def cvrl_augment_clip(
   clip = _check_clip(clip)
   crop_seed, after_crop_seed = split_cvrl_seed(seed)
   clip = random_resized_crop(clip, crop_seed, crop_size, area_range, aspect_ratio_range,
-                             sampler="tf_distorted")
+                             sampler=CVRL_CROP_BOX_SAMPLER)
   clip = cvrl_augment_cropped_clip(
       clip, after_crop_seed, blur_prob=blur_prob, solarize_prob=solarize_prob,
       color_strength=color_strength, color_prob=color_prob,
