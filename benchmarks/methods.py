@@ -218,9 +218,11 @@ def plan_methods(names: Sequence[str], extra: Sequence[str],
                  load: Callable[[str], Any] = load_config) -> list[Plan]:
   """The plan of every method (`load`: name -> config)."""
   budget_values = budget(load(BUDGET_CONFIG))
+  given = {flag.split("=", 1)[0] for flag in extra}  # the caller's flags win: no duplicates
   plans = []
   for name in names:
     overrides, kept = budget_overrides(name, load(name), budget_values)
+    overrides = [o for o in overrides if o.split("=", 1)[0] not in given]
     plans.append(Plan(name, overrides, kept, list(extra)))
   return plans
 
@@ -307,11 +309,13 @@ def _duration(seconds: float | None) -> str:
 def _cell(stats: Mapping[str, Any] | None) -> str:
   if stats is None:
     return "–"
+  if len(stats["values"]) == 1:
+    return f"{stats['mean']:.3f}"
   return f"{stats['mean']:.3f} ± {stats['std']:.3f} ({stats['min']:.3f}–{stats['max']:.3f})"
 
 
 def format_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-  """The comparison table (mean ± std (min–max) over the seeds)."""
+  """The comparison table (mean ± std (min–max) over the seeds; one seed: its value)."""
   header = (["method"] + [title for _, title in METRICS] +
             ["wall time per run", "machine", "overrides (budget; every method's)",
              "budget fields kept (why)"])

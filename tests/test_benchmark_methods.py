@@ -49,6 +49,9 @@ def test_svt_gets_the_budget_but_keeps_its_transformer_and_optimiser():
   assert _flags(plan.command(ROOT, 0)) == [
       "--config.seed=0", "--config.train.batch_size=16", "--config.train.num_steps=1800"]
   assert set(plan.kept) == {"model_name", "model.*", "optimizer.*", "data.frame_stride"}
+  shorter = _plans(["svt"], ["--config.train.num_steps=2"])["svt"]  # the caller's flag wins
+  assert _flags(shorter.command(ROOT, 0)) == [
+      "--config.seed=0", "--config.train.batch_size=16", "--config.train.num_steps=2"]
 
 
 def test_coclr_keeps_its_two_stage_schedule():
@@ -183,4 +186,6 @@ def test_results_of_a_run_with_another_command_are_flagged(tmp_path):
   shorter = methods.plan_methods(["cvrl"], ["--config.train.num_steps=2"])[0]
   runs = methods.run_method(shorter, root, [0], runner, lambda: {"cpus": 2})
   assert len(calls) == 1 and runs[0]["stale"]
-  assert "(†)" in methods.format_markdown(methods.table_rows([shorter], {"cvrl": runs}))
+  markdown = methods.format_markdown(methods.table_rows([shorter], {"cvrl": runs}))
+  assert "(†)" in markdown
+  assert markdown.splitlines()[2].startswith("| cvrl (†) | 0.500 | 0.400 | 0.300 |")  # one seed
