@@ -129,3 +129,14 @@ def test_model_outputs_and_weighted_loss(tiny_teg_config):
   np.testing.assert_allclose(loss, 0.5 * metrics["fine_loss"] + metrics["coarse_loss"],
                              rtol=1e-6)
   assert {"fine_accuracy", "contrastive_accuracy"} <= set(metrics)
+
+
+def test_examples_have_static_shapes_in_tf_data(tiny_teg_config):
+  """The train state is built from the batch spec, so tf.data must know every clip dimension
+  (the short clip is sliced at a random offset)."""
+  preprocess = teg.make_teg_preprocess(tiny_teg_config, frames_per_step=8)
+  example = parsed_examples([counting_video(40)])[0]
+  dataset = tf.data.Dataset.from_tensors((example, tf.constant([4, 0], tf.int64))).map(
+      preprocess)  # the seed is an element, as in the pipeline: the offset is not a constant
+  assert dataset.element_spec["long"].shape == (16, 12, 12, 3)
+  assert dataset.element_spec["short"].shape == (8, 16, 16, 3)

@@ -146,8 +146,11 @@ def make_teg_preprocess(config: ml_collections.ConfigDict, frames_per_step: int
     offset = tf.random.stateless_uniform([], offset_seed, minval=0, maxval=offsets,
                                          dtype=tf.int32)
     first = offset * frames_per_step
+    # A slice at a random offset has an unknown length to tf.data; the batch spec (and
+    # the train state built from it) needs the short clip's static length.
+    short = tf.ensure_shape(frames[first:first + short_len], [short_len, *frames.shape[1:]])
     return {"long": augment_long_view(frames, long_seed, 0),
-            "short": augment_view(frames[first:first + short_len], short_seed, 1),
+            "short": augment_view(short, short_seed, 1),
             "short_offset": offset}
 
   return preprocess
