@@ -96,3 +96,25 @@ def test_ucf101_fine_tuning_is_prps(tmp_path):
   assert derived.data.held_out.use == "exclude"
   assert derived.data.held_out.split == "eval_train"
   assert (derived.eval.num_clips, derived.eval.num_crops) == (10, 1)
+
+
+def test_synthetic_config_fine_tunes_on_residual_frames():
+  """The synthetic classes are motion only: on RGB neither encoder learned in
+  fine-tuning (chance loss after 400 steps), and at 400 steps on residual
+  frames both still underfit and tie; the config feeds residual frames (as the
+  CVRL main job) and fine-tunes near convergence at a lower lr than pretraining
+  (configs/prp_synthetic.py)."""
+  from configs import cvrl_synthetic  # pylint: disable=g-import-not-at-top
+  from configs import prp_synthetic  # pylint: disable=g-import-not-at-top
+  config = prp_synthetic.get_config()
+  assert config.model.input_transform == "frame_difference"
+  assert config.model.input_transform == cvrl_synthetic.get_config().model.input_transform
+  assert config.model.conv_impl == "temporal_taps"  # pays for the fine-tuning on a CPU
+  assert config.eval.finetune.steps >= 1200
+  assert config.eval.finetune.optimizer.learning_rate < config.optimizer.learning_rate
+  assert config.eval.finetune.random_init_baseline
+  # The encoder that fine-tuning builds sees the same residual frames.
+  from jvrl.evaluation import finetune  # pylint: disable=g-import-not-at-top
+  derived = finetune.finetune_config(config)
+  assert derived.model.input_transform == "frame_difference"
+  assert derived.train.num_steps == config.eval.finetune.steps
