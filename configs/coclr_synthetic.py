@@ -11,8 +11,9 @@ too, the stage-1 (InfoNCE) streams and randomly initialised ones the same way.
 
   python -m jvrl.main --config=configs/coclr_synthetic.py --workdir=/tmp/jvrl_coclr
 
-Machine: 2-core CPU, no accelerator. Wall time and the numbers it reached are
-in README.md ("CoCLR on the synthetic dataset"); rerun to check.
+Machine: 2-core CPU, no accelerator. Its numbers next to CVRL and random init
+are not measured yet: `python -m benchmarks.methods --methods=cvrl,coclr` runs
+the comparison (README.md, "Teachers, memory queues and optical flow").
 
 Deviations from CoCLR (REFERENCE §4) for a CPU run of minutes: PRP's narrow
 one-block R3D (the RGB stream on residual frames, as the CVRL main job) on

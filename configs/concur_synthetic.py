@@ -11,7 +11,8 @@ backbone, 8-frame 32x32 clips, batch 16, 1800 AdamW steps, seed, evaluation).
 The curriculum reads each example's training step from the input pipeline
 (never Python state): an interrupted run resumes exactly. Machine: 2-core
 CPU, about the CVRL main job's wall time (same step cost; the distance head
-is one small MLP). Measured numbers: README.md ("The contrastive family").
+is one small MLP). Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 

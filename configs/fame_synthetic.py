@@ -11,7 +11,8 @@ slowly (a camera-like nuisance motion), the bias FAME targets.
   python -m jvrl.main --config=configs/fame_synthetic.py --workdir=/tmp/jvrl_fame
 
 Machine: 2-core CPU, about the CVRL main job's wall time (FAME costs a few
-small ops per step). Measured numbers: README.md ("The contrastive family").
+small ops per step). Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 

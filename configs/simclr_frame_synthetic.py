@@ -13,8 +13,8 @@ evaluation as configs/cvrl_synthetic.py.
 The synthetic classes are defined by motion only and no single frame gives
 the class away, so this baseline is expected near chance here: it measures
 what appearance alone buys. Machine: 2-core CPU; training steps are ~8x
-cheaper than CVRL's (1 frame per view instead of 8). Measured numbers:
-README.md ("The contrastive family").
+cheaper than CVRL's (1 frame per view instead of 8). Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 

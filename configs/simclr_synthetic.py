@@ -9,7 +9,8 @@ gap adds. The CVRL paper's "SimCLR inflated" video baseline.
   python -m jvrl.main --config=configs/simclr_synthetic.py --workdir=/tmp/jvrl_simclr
 
 Machine: 2-core CPU; about the CVRL main job's wall time (same step cost).
-Its measured numbers are in README.md ("The contrastive family").
+Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 

@@ -11,8 +11,8 @@ and is not run here.
 
   python -m jvrl.main --config=configs/stc_mix_synthetic.py --workdir=/tmp/jvrl_stc_mix
 
-Machine: 2-core CPU, about the CVRL main job's wall time. Measured numbers:
-README.md ("The contrastive family").
+Machine: 2-core CPU, about the CVRL main job's wall time. Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 

@@ -11,8 +11,8 @@ batch 16, 1800 AdamW steps, seed, evaluation, CVRL's NT-Xent as the contrast).
 
 PRP's playback-rate head: --config.stor.playback_rates='(1, 2)' (the 32-frame
 synthetic videos fit rates 1 and 2 at stride 2). Machine: 2-core CPU, about
-the CVRL main job's wall time. Measured numbers: README.md ("The contrastive
-family").
+the CVRL main job's wall time. Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 

@@ -14,8 +14,9 @@ initialised one; the teacher's backbone is exported too
 
   python -m jvrl.main --config=configs/svt_synthetic.py --workdir=/tmp/jvrl_svt
 
-Machine: 2-core CPU, no accelerator. Wall time and the numbers it reached are
-in README.md ("SVT on the synthetic dataset"); rerun to check.
+Machine: 2-core CPU, no accelerator. Its numbers next to CVRL and random init
+are not measured yet: `python -m benchmarks.methods --methods=cvrl,svt` runs the
+comparison (README.md, "Teachers, memory queues and optical flow").
 
 Deviations from SVT (REFERENCE §4; configs/svt_k400_vitb.py keeps its
 recipe) for a CPU run of minutes: a 2-layer width-64 transformer instead of

@@ -15,7 +15,8 @@ Why the long clip is 24x24: the fine loss needs >= 2 feature-map timesteps
 (16 frames for this R3D), and 16 x 24^2 + 8 x 32^2 pixels per video cost about
 CVRL's 2 x 8 x 32^2, so TeG fits the main job's 15-minute budget (with the
 long clip at 32x32 a step took ~1.5-2x CVRL's here). Machine: 2-core CPU.
-Measured numbers and wall time: README.md ("The contrastive family").
+Numbers next to CVRL: not measured yet;
+`python -m benchmarks.methods` runs the comparison (README.md, "The contrastive family").
 """
 import ml_collections
 
