@@ -106,6 +106,25 @@ def random_cvrl_batches(config, count: int = 2, seed: int = 0) -> list[dict]:
            "view2": rng.integers(0, 256, shape, np.uint8)} for _ in range(count)]
 
 
+def jitted_train_step(config, batch, mesh=None):
+  """(setup, fresh state, jitted train step) of `config` for batches shaped like the host
+  `batch`, on `mesh` (default: `config.mesh`)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from jvrl.data import device_batches  # pylint: disable=g-import-not-at-top
+  from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
+  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
+  setup = trainer.Setup(config)
+  if mesh is not None:
+    setup.mesh = mesh
+  spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batch.items()}
+  _, shardings = setup.abstract_state(spec)
+  state = setup.fresh_state(spec, shardings)
+  step = jax.jit(trainer.make_train_step(setup.objective, setup.optimizer),
+                 in_shardings=(shardings, device_batches.batch_sharding(setup.mesh)),
+                 out_shardings=(shardings, sharding.replicated(setup.mesh)))
+  return setup, state, step
+
+
 def train_steps(config, batches, num_devices=None):
   """Jitted train steps of `config` (fresh state) on host `batches`, one per batch.
 
@@ -116,16 +135,9 @@ def train_steps(config, batches, num_devices=None):
   import jax  # pylint: disable=g-import-not-at-top
   from jvrl.data import device_batches  # pylint: disable=g-import-not-at-top
   from jvrl.train import sharding  # pylint: disable=g-import-not-at-top
-  from jvrl.train import trainer  # pylint: disable=g-import-not-at-top
-  setup = trainer.Setup(config)
-  if num_devices is not None:
-    setup.mesh = sharding.make_mesh({"data": -1}, jax.devices()[:num_devices])
-  spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batches[0].items()}
-  _, shardings = setup.abstract_state(spec)
-  state = setup.fresh_state(spec, shardings)
-  step = jax.jit(trainer.make_train_step(setup.objective, setup.optimizer),
-                 in_shardings=(shardings, device_batches.batch_sharding(setup.mesh)),
-                 out_shardings=(shardings, sharding.replicated(setup.mesh)))
+  mesh = (sharding.make_mesh({"data": -1}, jax.devices()[:num_devices])
+          if num_devices is not None else None)
+  setup, state, step = jitted_train_step(config, batches[0], mesh)
   losses, text = [], None
   for batch in batches:
     global_batch = device_batches.make_global_batch(batch, setup.mesh)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import make_tiny_cvrl_config, random_cvrl_batches
+from conftest import jitted_train_step, make_tiny_cvrl_config, random_cvrl_batches
 from jax.sharding import Mesh
 
 from jvrl.data import device_batches
@@ -17,7 +17,6 @@ from jvrl.objectives import cvrl
 from jvrl.train import checkpointing
 from jvrl.train import ema_teacher
 from jvrl.train import memory_queue
-from jvrl.train import sharding
 from jvrl.train import trainer
 
 QUEUE_SIZE = 16
@@ -88,17 +87,8 @@ def test_queue_is_a_ring_buffer_of_whole_batches():
 
 
 def _jitted_step(config, mesh=None):
-  setup = trainer.Setup(config)
-  if mesh is not None:
-    setup.mesh = mesh
   batches = random_cvrl_batches(config, count=2)
-  spec = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in batches[0].items()}
-  _, shardings = setup.abstract_state(spec)
-  state = setup.fresh_state(spec, shardings)
-  step = jax.jit(trainer.make_train_step(setup.objective, setup.optimizer),
-                 in_shardings=(shardings, device_batches.batch_sharding(setup.mesh)),
-                 out_shardings=(shardings, sharding.replicated(setup.mesh)))
-  return setup, state, step, batches
+  return (*jitted_train_step(config, batches[0], mesh), batches)
 
 
 def _run(config, mesh=None):
