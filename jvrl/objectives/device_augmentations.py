@@ -179,3 +179,24 @@ def like_input(clip: jax.Array, like: jax.Array) -> jax.Array:
   if jnp.issubdtype(like.dtype, jnp.integer):
     return jnp.round(jnp.clip(clip, 0.0, 1.0) * 255.0).astype(like.dtype)
   return clip.astype(like.dtype)
+
+
+# (clips float32 [B, T, H, W, 3] in [0, 1], this field's key) -> (augmented clips
+# in [0, 1], mixing targets [B, B] or None when the augmentation does not mix).
+ClipFieldAugmentFn = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array | None]]
+
+
+def augment_clip_fields(batch: Mapping[str, jax.Array], keys: Sequence[str], name: str,
+                        key: jax.Array, augment_clips: ClipFieldAugmentFn) -> dict:
+  """`augment_clips` applied to each clip field `keys` of the global batch (the
+  augmentation `name`'s config.<name>.keys), field i with key fold_in(key, i):
+  clips are handed over in [0, 1] and returned in their field's dtype and value
+  convention; mixing targets, when returned, are recorded (`record_mixing`)."""
+  check_clip_fields(batch, keys, name)
+  out = dict(batch)
+  for index, field in enumerate(keys):
+    clips, mixing = augment_clips(to_unit_interval(batch[field]), jax.random.fold_in(key, index))
+    out[field] = like_input(clips, batch[field])
+    if mixing is not None:
+      out = record_mixing(out, field, mixing)
+  return out

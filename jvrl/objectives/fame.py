@@ -187,14 +187,12 @@ def build_batch_augmentation(config: ml_collections.ConfigDict) -> base.BatchAug
   keys = device_augmentations.section_keys(config, "fame")
   beta, refine = float(config.fame.beta), bool(config.fame.color_refinement)
 
+  def merge_with_partners(clips: jax.Array, key: jax.Array) -> tuple[jax.Array, None]:
+    partners = jax.random.permutation(key, clips.shape[0])
+    return merge(clips, foreground_mask(clips, beta, refine), partners), None
+
   def augment(batch: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    device_augmentations.check_clip_fields(batch, keys, "fame")
-    out = dict(batch)
-    for index, field in enumerate(keys):
-      clips = device_augmentations.to_unit_interval(batch[field])
-      partners = jax.random.permutation(jax.random.fold_in(key, index), clips.shape[0])
-      merged = merge(clips, foreground_mask(clips, beta, refine), partners)
-      out[field] = device_augmentations.like_input(merged, batch[field])
-    return out
+    return device_augmentations.augment_clip_fields(batch, keys, "fame", key,
+                                                    merge_with_partners)
 
   return augment

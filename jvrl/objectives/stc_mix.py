@@ -94,18 +94,15 @@ def build_batch_augmentation(config: ml_collections.ConfigDict) -> base.BatchAug
   keys = device_augmentations.section_keys(config, "stc_mix")
   alpha, prob = float(config.stc_mix.alpha), float(config.stc_mix.prob)
 
+  def mix_with_partners(clips: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    box_key, partner_key = jax.random.split(key)
+    shape = tuple(clips.shape[1:4])
+    starts, ends = sample_boxes(box_key, clips.shape[0], shape, alpha, prob)
+    partners = jax.random.permutation(partner_key, clips.shape[0])
+    return cutmix(clips, box_masks(starts, ends, shape), partners)
+
   def augment(batch: Mapping[str, jax.Array], key: jax.Array) -> dict:
-    device_augmentations.check_clip_fields(batch, keys, "stc_mix")
-    out = dict(batch)
-    for index, field in enumerate(keys):
-      clips = device_augmentations.to_unit_interval(batch[field])
-      box_key, partner_key = jax.random.split(jax.random.fold_in(key, index))
-      shape = tuple(clips.shape[1:4])
-      starts, ends = sample_boxes(box_key, clips.shape[0], shape, alpha, prob)
-      partners = jax.random.permutation(partner_key, clips.shape[0])
-      mixed, mixing = cutmix(clips, box_masks(starts, ends, shape), partners)
-      out[field] = device_augmentations.like_input(mixed, batch[field])
-      out = device_augmentations.record_mixing(out, field, mixing)
-    return out
+    return device_augmentations.augment_clip_fields(batch, keys, "stc_mix", key,
+                                                    mix_with_partners)
 
   return augment
