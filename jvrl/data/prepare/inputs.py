@@ -54,9 +54,10 @@ in `VideoListing.missing`, so that the caller can report them.
 import csv
 import dataclasses
 import glob
+import math
 import os
 import re
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from jvrl.data.prepare import problems as problems_lib
 from jvrl.data.prepare import segments as segments_lib
@@ -195,6 +196,18 @@ def list_folder(root: str, split: str = "train") -> VideoListing:
     parts = file.split("/")
     entries.append(make_entry(path, file, split, label=parts[0] if len(parts) > 1 else ""))
   return VideoListing(entries=entries, missing=[], ignored=ignored)
+
+
+def seconds_value(value: Any, what: str, where: str) -> float:
+  """`value` as a finite number of seconds, or a ValueError naming `where` and `what`
+  (annotation times of untrimmed videos and timed captions)."""
+  try:
+    seconds = float(value)
+  except (TypeError, ValueError):
+    raise ValueError(f"{where}: {what} must be a number of seconds, got {value!r}.") from None
+  if not math.isfinite(seconds):
+    raise ValueError(f"{where}: {what} must be a finite number of seconds, got {value!r}.")
+  return seconds
 
 
 def _optional_float(value: Optional[str], what: str, where: str) -> Optional[float]:

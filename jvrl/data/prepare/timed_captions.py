@@ -28,7 +28,6 @@ some); a start or end that is not a finite number, or an end before the
 start, is an error naming the file and line. There are no class labels.
 """
 import json
-import math
 import os
 from typing import Any, Iterable
 
@@ -37,20 +36,11 @@ from jvrl.data.prepare import inputs
 FORMAT = "howto100m"
 
 
-def _seconds(value: Any, what: str, where: str) -> float:
-  try:
-    seconds = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"{where}: {what} must be a number of seconds, got {value!r}.") from None
-  if not math.isfinite(seconds):
-    raise ValueError(f"{where}: {what} must be a finite number of seconds, got {value!r}.")
-  return seconds
-
-
 def _sentence(start: Any, end: Any, text: Any, where: str) -> inputs.TimedCaption | None:
   """One checked sentence, or None when its text is empty."""
   text = "" if text is None else str(text).strip()
-  start_s, end_s = _seconds(start, "start", where), _seconds(end, "end", where)
+  start_s = inputs.seconds_value(start, "start", where)
+  end_s = inputs.seconds_value(end, "end", where)
   if end_s < start_s:
     raise ValueError(f"{where}: the sentence ends ({end_s}) before it starts ({start_s}).")
   return inputs.TimedCaption(start_s, end_s, text) if text else None

@@ -52,7 +52,6 @@ Formats (`list_untrimmed(fmt, ...)`):
                   split go to `split`. Classes: the labels, sorted.
 """
 import json
-import math
 import os
 import re
 from typing import Any, Optional
@@ -69,22 +68,11 @@ _THUMOS14_VIDEO = re.compile(r"^video_(?P<split>validation|test)_\d+$")
 _THUMOS14_VIDEO_SPLITS = {"validation": "validation", "test": "test"}
 
 
-def _seconds(value: Any, what: str, where: str) -> float:
-  """A finite number of seconds, or a ValueError naming `where`."""
-  try:
-    seconds = float(value)
-  except (TypeError, ValueError):
-    raise ValueError(f"{where}: {what} must be a number of seconds, got {value!r}.") from None
-  if not math.isfinite(seconds):
-    raise ValueError(f"{where}: {what} must be a finite number of seconds, got {value!r}.")
-  return seconds
-
-
 def _segment(start: Any, end: Any, label: str, where: str) -> segments_lib.AnnotatedSegment:
   if not isinstance(label, str) or not label.strip():
     raise ValueError(f"{where}: a segment needs a class label, got {label!r}.")
-  return segments_lib.AnnotatedSegment(_seconds(start, "start", where),
-                                       _seconds(end, "end", where), label.strip())
+  return segments_lib.AnnotatedSegment(inputs.seconds_value(start, "start", where),
+                                       inputs.seconds_value(end, "end", where), label.strip())
 
 
 def _taxonomy_leaves(taxonomy: Any, where: str) -> Optional[list[str]]:
@@ -131,7 +119,7 @@ def list_activitynet(annotations: str, video_root: str) -> inputs.VideoListing:
       segments.append(_segment(bounds[0], bounds[1], annotation.get("label"), where))
     duration = video.get("duration")
     fields = dict(segments=tuple(segments),
-                  annotated_seconds=None if duration is None else _seconds(
+                  annotated_seconds=None if duration is None else inputs.seconds_value(
                       duration, "duration", where))
     path = index.get(f"v_{video_id}") or index.get(video_id)
     if path is not None:
