@@ -503,6 +503,10 @@ def train(config: ml_collections.ConfigDict, workdir: str,
   """
   setup = Setup(config)
   mesh, objective = setup.mesh, setup.objective
+  if _train_setting(config, "export_teacher") and (
+      objective.teacher is None or objective.encoder_name not in objective.teacher.submodules):
+    raise ValueError(f"config.train.export_teacher=True, but objective {objective.name!r} has no "
+                     f"teacher copy of its {objective.encoder_name!r}: set it to False.")
   observe_plateau = optimizers.make_plateau_observer(config.optimizer)
   if observe_plateau is not None and validation is None:
     raise ValueError("config.optimizer.plateau_metric='validation_loss' needs a validation "

@@ -162,3 +162,11 @@ def test_resume_with_teacher_and_queue_is_bit_exact_and_exports_the_teacher(moco
   for a, b in zip(jax.tree.leaves(exported["params"]),
                   jax.tree.leaves(jax.device_get(full_state.teacher_params["encoder"]))):
     np.testing.assert_array_equal(a, b)
+
+
+def test_export_teacher_without_a_teacher_stops_before_training(synthetic_cache_dir, tmp_path):
+  config = make_tiny_cvrl_config(synthetic_cache_dir)  # plain CVRL: no teacher
+  config.train.export_teacher = True
+  with pytest.raises(ValueError, match="export_teacher=True.*no teacher"):
+    trainer.train(config, str(tmp_path / "run"))
+  assert not os.path.exists(tmp_path / "run" / trainer.CHECKPOINT_SUBDIR)
