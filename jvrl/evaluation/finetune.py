@@ -100,6 +100,8 @@ def finetune_config(config: ml_collections.ConfigDict,
       derived.eval[field] = None
   if "init_from" in derived:  # fine-tuning starts from the evaluated encoder, never from it
     derived.init_from = ""
+  if "export_teacher" in derived.train:  # supervised fine-tuning has no teacher (SVT's has)
+    derived.train.export_teacher = False
   if validation_videos(config):
     derived.data.held_out = dict(
         split=HELD_OUT_SPLIT, use="exclude",

@@ -47,7 +47,9 @@ def test_finetune_config_derives_a_supervised_run_on_eval_train(tiny_cvrl_config
   config.eval.finetune.steps = 40
   config.init_from = "/pretraining/started/here"
   config.eval.clip_length = 8  # the frozen evaluation's clips; fine-tuning tests its own
+  config.train.export_teacher = True  # e.g. SVT's pretraining
   derived = finetune.finetune_config(config)
+  assert derived.train.export_teacher is False and config.train.export_teacher  # no teacher
   assert derived.eval.clip_length is None and config.eval.clip_length == 8
   assert derived.init_from == ""  # fine-tuning starts from the evaluated encoder
   assert derived.objective == "supervised"
